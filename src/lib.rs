@@ -1,0 +1,8 @@
+//! agenticore: run Claude Code (`claude -p`) as managed jobs.
+//!
+//! The library holds the engine; the `agenticore` binary is a thin shell over it. Data flows one
+//! way: `cli` -> `engine` -> `store` + runner. Nothing in `engine` or `store` knows about clap.
+
+pub mod api;
+pub mod job;
+pub mod store;

@@ -1,0 +1,133 @@
+//! The job store contract. Every backend (SQLite today, Redis next) gives the same guarantees:
+//! `claim_next` hands one queued job to exactly one owner, `finish` is a compare-and-set so a
+//! racing exit and cancel produce exactly one outcome, and terminal states are final.
+
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::job::{Job, JobId, Outcome, Progress, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("job store {location} is unreachable: {message}")]
+    Unreachable { location: String, message: String },
+    #[error("job store error ({location}): {message}")]
+    Backend { location: String, message: String },
+    #[error("job {0} already exists")]
+    Duplicate(JobId),
+    #[error("stored job {id} is unreadable: {message}")]
+    Corrupt { id: String, message: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which jobs `list` returns. Newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    /// At most this many jobs (the caller clamps it; the store trusts it).
+    pub limit: usize,
+    /// Continue after this job (exclusive): the `next_cursor` of the previous page.
+    pub cursor: Option<JobId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub jobs: Vec<Job>,
+    /// Pass as `ListFilter::cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<JobId>,
+}
+
+/// A request to claim a queued job.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// Owner name written on the job (`host:pid` locally, a node name with Redis).
+    pub node: String,
+    /// Claim only while fewer than this many jobs are running for the scope the store
+    /// enforces (SQLite: every process on the file; Redis: this node).
+    pub max_running: usize,
+    /// Claim this job only (an embedded `submit --wait` runs its own job).
+    pub only: Option<JobId>,
+    /// The claim is valid this long without a heartbeat.
+    pub lease: Duration,
+}
+
+/// What `request_cancel` did.
+#[derive(Debug, Clone)]
+pub enum CancelOutcome {
+    /// The job was queued and is now cancelled; it will never start.
+    CancelledQueued(Job),
+    /// The job is running; its owner was asked to kill it (it will finish as cancelled).
+    Requested(Job),
+    /// The job had already finished; nothing changed.
+    AlreadyFinished(Job),
+    NotFound,
+}
+
+/// Counts by status, for `status` and `/health`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub queued: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// A human description of where the jobs live (path or URL without secrets).
+    fn location(&self) -> String;
+
+    /// Store a new job (normally `Queued`).
+    async fn insert(&self, job: &Job) -> StoreResult<()>;
+
+    async fn get(&self, id: JobId) -> StoreResult<Option<Job>>;
+
+    /// Newest first, cursor-paged. Costs O(page), not O(all jobs).
+    async fn list(&self, filter: &ListFilter) -> StoreResult<Page>;
+
+    /// Atomically move the oldest queued job (or `only`) to `Running` owned by `req.node`.
+    /// `None` when nothing is queued or the running cap is reached.
+    async fn claim_next(&self, req: &ClaimRequest) -> StoreResult<Option<Job>>;
+
+    /// Record the pid of a claimed job's process-group leader.
+    async fn set_pid(&self, id: JobId, pid: u32) -> StoreResult<()>;
+
+    /// Replace the progress of a job (any status; a finished job keeps what it reported).
+    async fn update_progress(&self, id: JobId, progress: &Progress) -> StoreResult<()>;
+
+    /// Compare-and-set: finish the job only if it is `Running`. Returns the stored job when
+    /// this call finished it, `None` when it was already terminal (or missing).
+    async fn finish(&self, id: JobId, outcome: Outcome) -> StoreResult<Option<Job>>;
+
+    /// Cancel a queued job now, or flag a running one for its owner, on any process or node.
+    async fn request_cancel(&self, id: JobId, reason: &str) -> StoreResult<CancelOutcome>;
+
+    /// Renew the leases of `node`'s running jobs. Returns those of `running` whose cancel has
+    /// been requested (by any process), so the owner can kill them.
+    async fn heartbeat(
+        &self,
+        node: &str,
+        running: &[JobId],
+        lease: Duration,
+    ) -> StoreResult<Vec<JobId>>;
+
+    /// Running jobs whose lease expired before `now`, or whose owner `is_dead` says is gone:
+    /// finish them as failed "interrupted" (cancelled if a cancel was requested) and return
+    /// them, so the caller can kill what is left of their processes.
+    async fn reap(
+        &self,
+        now: DateTime<Utc>,
+        is_dead: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> StoreResult<Vec<Job>>;
+
+    /// Delete terminal jobs whose TTL has passed. Returns how many were deleted.
+    async fn expire(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    async fn counts(&self) -> StoreResult<Counts>;
+}

@@ -6,3 +6,6 @@
 pub mod api;
 pub mod job;
 pub mod store;
+pub mod config;
+pub mod engine;
+pub mod profile;

@@ -1,0 +1,141 @@
+//! The command-line grammar (clap derive). Help texts are the user's documentation.
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  command ok / job succeeded
+  1  job failed or timed out
+  2  usage error or invalid input (bad config, profile, URL, ref, id)
+  3  job cancelled
+  4  job not found
+  5  job store (or server) unreachable";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agenticore",
+    version,
+    about = "Run Claude Code (`claude -p`) as managed jobs: queued, isolated in git worktrees, \
+             watched, killable, recorded.",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// More logs on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Submit a task as a job (runs in the background unless --wait).
+    #[command(visible_alias = "run", after_help = EXIT_CODES)]
+    Submit(SubmitArgs),
+    /// List jobs, newest first.
+    Jobs(JobsArgs),
+    /// Show one job.
+    #[command(after_help = EXIT_CODES)]
+    Job(JobArgs),
+    /// Show a job's log (claude's event stream), optionally following it.
+    Logs(LogsArgs),
+    /// Cancel a job: a queued job never starts, a running one is killed with all its processes.
+    #[command(after_help = EXIT_CODES)]
+    Cancel(CancelArgs),
+    /// List the available profiles.
+    Profiles(JsonArg),
+    /// Show the effective configuration and where each value comes from (secrets masked).
+    Config(JsonArg),
+    /// Print the version.
+    Version(JsonArg),
+    /// Drain the job queue in the background (started by `submit`; not for direct use).
+    #[command(name = "__worker", hide = true)]
+    Worker,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Machine-readable JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// What Claude Code should do. `-` reads the task from stdin.
+    pub task: String,
+    /// Git repository to work on (https, ssh, file:// or a local path).
+    #[arg(short, long = "repo", visible_alias = "repo-url", value_name = "URL")]
+    pub repo: Option<String>,
+    /// Branch to start from (default: the repository's default branch).
+    #[arg(short, long, value_name = "REF")]
+    pub base_ref: Option<String>,
+    /// Profile to run with (default: AGENTICORE_DEFAULT_PROFILE, `code`).
+    #[arg(short, long)]
+    pub profile: Option<String>,
+    /// Wait for the job to finish, showing progress; Ctrl-C cancels it.
+    #[arg(short, long)]
+    pub wait: bool,
+    /// Resume this Claude Code session.
+    #[arg(long, value_name = "UUID")]
+    pub session_id: Option<String>,
+    /// Wall-clock limit in seconds (overrides the profile's).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Keep the job's worktree when it fails, for inspection.
+    #[arg(long)]
+    pub keep_worktree: bool,
+    /// Print the job as JSON (the final job with --wait).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Only jobs with this status (queued, running, succeeded, failed, cancelled).
+    #[arg(short, long)]
+    pub status: Option<String>,
+    /// How many jobs to show.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub limit: usize,
+    /// Continue after this job id (the `cursor` printed by the previous page).
+    #[arg(long, value_name = "JOB_ID")]
+    pub cursor: Option<String>,
+    /// JSON on stdout: {"success":true,"count":N,"jobs":[...],"cursor":...}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The job id.
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The job id.
+    pub id: String,
+    /// Keep printing new lines until the job ends.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print the raw JSON lines instead of a readable rendering.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The job id.
+    pub id: String,
+    /// Return at once instead of waiting until the job's processes are dead.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[arg(long)]
+    pub json: bool,
+}

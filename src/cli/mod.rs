@@ -1,0 +1,141 @@
+//! The command line: one file per command; `output.rs` renders tables and `--json`.
+//! Exit codes: 0 ok / job succeeded, 1 job failed or timed out, 2 usage or invalid input,
+//! 3 job cancelled, 4 not found, 5 store (or server) unreachable.
+
+mod args;
+mod cancel;
+mod config_cmd;
+mod context;
+mod job;
+mod jobs;
+mod logs;
+mod output;
+mod profiles;
+mod submit;
+mod version;
+mod worker;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+use context::Ctx;
+
+/// Exit codes, as documented in `--help`.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const JOB_FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const CANCELLED: u8 = 3;
+    pub const NOT_FOUND: u8 = 4;
+    pub const UNREACHABLE: u8 = 5;
+}
+
+/// An error that knows its exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(exit::USAGE, message)
+    }
+}
+
+impl From<agenticore::engine::EngineError> for CliError {
+    fn from(e: agenticore::engine::EngineError) -> Self {
+        use agenticore::engine::EngineError as E;
+        let code = match &e {
+            E::Invalid(_) => exit::USAGE,
+            E::NotFound(_) => exit::NOT_FOUND,
+            E::Store(_) => exit::UNREACHABLE,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+impl From<agenticore::store::StoreError> for CliError {
+    fn from(e: agenticore::store::StoreError) -> Self {
+        CliError::new(exit::UNREACHABLE, e.to_string())
+    }
+}
+
+pub type CliResult = Result<u8, CliError>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("agenticore: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::UNREACHABLE);
+        }
+    };
+    let code = runtime.block_on(async move { dispatch(cli).await });
+    match code {
+        Ok(c) => ExitCode::from(c),
+        Err(e) => {
+            eprintln!("agenticore: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> CliResult {
+    let Some(command) = cli.command else {
+        // The dashboard comes later; until then, show what there is to do.
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return Ok(exit::OK);
+    };
+    match command {
+        Command::Version(a) => version::run(a),
+        Command::Config(a) => config_cmd::run(a),
+        command => {
+            let ctx = Ctx::load()?;
+            match command {
+                Command::Submit(a) => submit::run(&ctx, a).await,
+                Command::Jobs(a) => jobs::run(&ctx, a).await,
+                Command::Job(a) => job::run(&ctx, a).await,
+                Command::Logs(a) => logs::run(&ctx, a).await,
+                Command::Cancel(a) => cancel::run(&ctx, a).await,
+                Command::Profiles(a) => profiles::run(&ctx, a),
+                Command::Worker => worker::run(&ctx).await,
+                Command::Version(_) | Command::Config(_) => Ok(exit::OK),
+            }
+        }
+    }
+}
+
+/// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins.
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("agenticore={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,368 @@
+//! One claimed job from start to end: resolve its profile, prepare its working directory
+//! (worktree or scratch dir), build the `RunPlan`, run it, record progress as it arrives,
+//! finish the record (compare-and-set), and clean up.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::claude::{self, ChildEnv, OtelEnv};
+use super::events::EventKind;
+use super::runner::{self, OutputMode, RunPlan, RunnerMsg};
+use super::service::Engine;
+use super::worktree::Worktree;
+use crate::job::{Job, JobId, Outcome, Progress};
+use crate::profile::{OutputFormat, Profile, TemplateVars};
+
+/// How often progress is written to the store while a job streams events.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// Run a job that this engine has claimed, to its end.
+pub(crate) async fn execute(engine: Engine, job: Job) {
+    let id = job.id;
+    let (cancel_tx, cancel_rx) = watch::channel(None);
+    if let Ok(mut map) = engine.inner.running.lock() {
+        map.insert(id, cancel_tx);
+    }
+    engine.emit(
+        id,
+        EventKind::Status {
+            status: job.status(),
+            detail: Some(format!("on {}", engine.node())),
+        },
+    );
+    let mut progress = job.progress.clone();
+    let outcome = run_claimed(&engine, &job, &mut progress, cancel_rx).await;
+    let status = outcome.status();
+    let detail = match &outcome {
+        Outcome::Succeeded { .. } => None,
+        Outcome::Failed { error, .. } => Some(error.clone()),
+        Outcome::Cancelled { reason, .. } => Some(reason.clone()),
+    };
+    let store = &engine.inner.store;
+    if let Err(e) = store.update_progress(id, &progress).await {
+        tracing::error!(job = %id, "could not record the job's progress: {e}");
+    }
+    match store.finish(id, outcome).await {
+        Ok(Some(_)) => {
+            tracing::info!(job = %id, %status, "job finished");
+            engine.emit(id, EventKind::Status { status, detail });
+        }
+        Ok(None) => {
+            // Someone else finished it first (a reaper); its state stands.
+            let now = store.get(id).await.ok().flatten();
+            if let Some(j) = now {
+                engine.emit(
+                    id,
+                    EventKind::Status {
+                        status: j.status(),
+                        detail: j.state.error().map(str::to_string),
+                    },
+                );
+            }
+        }
+        Err(e) => tracing::error!(job = %id, "could not record the end of the job: {e}"),
+    }
+    if let Ok(mut map) = engine.inner.running.lock() {
+        map.remove(&id);
+    }
+    engine.inner.wake.notify_waiters();
+}
+
+async fn run_claimed(
+    engine: &Engine,
+    job: &Job,
+    progress: &mut Progress,
+    cancel_rx: watch::Receiver<Option<String>>,
+) -> Outcome {
+    let failed = |error: String| Outcome::Failed {
+        exit_code: None,
+        error,
+        timeout: None,
+    };
+    let inner = &engine.inner;
+    let profile = match inner.profiles.get(&job.spec.profile) {
+        Ok(p) => p.clone(),
+        Err(e) => return failed(format!("profile: {e}")),
+    };
+    let job_dir = inner.config.jobs_dir().join(job.id.to_string());
+    if let Err(e) = tokio::fs::create_dir_all(&job_dir).await {
+        return failed(format!("cannot create {}: {e}", job_dir.display()));
+    }
+    progress.job_config_dir = Some(job_dir.display().to_string());
+
+    let program = match resolve_program(&inner.config.claude.binary) {
+        Ok(p) => p,
+        Err(e) => return failed(e),
+    };
+
+    // The working directory: a fresh worktree of the repo, or an empty scratch dir.
+    let mut cancel_prep = cancel_rx.clone();
+    let prepared = tokio::select! {
+        r = prepare_workdir(engine, job, &job_dir) => r,
+        _ = cancel_prep.wait_for(Option::is_some) => {
+            let reason = cancel_rx.borrow().clone().unwrap_or_else(|| "cancelled".into());
+            return Outcome::Cancelled { exit_code: None, reason };
+        }
+    };
+    let workdir = match prepared {
+        Ok(w) => w,
+        Err(e) => return failed(e),
+    };
+    progress.worktree_path = Some(workdir.path().display().to_string());
+    if let Workdir::Worktree(wt) = &workdir {
+        progress.branch = Some(wt.branch.clone());
+    }
+    let _ = inner.store.update_progress(job.id, progress).await;
+    engine.emit(
+        job.id,
+        EventKind::Workdir {
+            path: workdir.path().display().to_string(),
+            branch: progress.branch.clone(),
+        },
+    );
+
+    let plan = build_plan(engine, job, &profile, program, workdir.path());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let run = runner::run(&plan, cancel_rx, tx);
+    tokio::pin!(run);
+    let mut last_write = tokio::time::Instant::now();
+    let mut dirty = false;
+    let (outcome, report) = loop {
+        tokio::select! {
+            done = &mut run => break done,
+            Some(msg) = rx.recv() => {
+                match msg {
+                    RunnerMsg::Spawned { pid } => {
+                        if let Err(e) = inner.store.set_pid(job.id, pid).await {
+                            tracing::warn!(job = %job.id, "could not record pid: {e}");
+                        }
+                    }
+                    RunnerMsg::Event(ev) => {
+                        apply_event(progress, &ev);
+                        dirty = true;
+                        engine.emit(job.id, ev);
+                    }
+                }
+                if dirty && last_write.elapsed() >= PROGRESS_EVERY {
+                    let _ = inner.store.update_progress(job.id, progress).await;
+                    last_write = tokio::time::Instant::now();
+                    dirty = false;
+                }
+            }
+        }
+    };
+    while let Ok(RunnerMsg::Event(ev)) = rx.try_recv() {
+        apply_event(progress, &ev);
+        engine.emit(job.id, ev);
+    }
+    // What the stream told us, as final values.
+    let st = &report.stream;
+    progress.session_id = st.session_id.clone().or(progress.session_id.take());
+    progress.model = st.model.clone().or(progress.model.take());
+    progress.last_message = st.last_message.clone();
+    progress.mcp_failures = st.mcp_failures.clone();
+    progress.output = report.output.clone();
+    if let Some(r) = &st.result {
+        progress.num_turns = r.num_turns.or(Some(st.turns));
+        progress.cost_usd = r.cost_usd;
+        progress.tokens = r.tokens.clone();
+        progress.permission_denials = r.permission_denials.clone();
+        progress.result_subtype = Some(r.subtype.clone());
+        progress.api_error_status = r.api_error_status;
+    } else if st.turns > 0 {
+        progress.num_turns = Some(st.turns);
+    }
+
+    let keep = job.spec.keep_worktree_on_failure && !matches!(outcome, Outcome::Succeeded { .. });
+    if !keep {
+        workdir.remove(engine).await;
+    }
+    outcome
+}
+
+fn apply_event(progress: &mut Progress, ev: &EventKind) {
+    match ev {
+        EventKind::Init { session_id, model } => {
+            progress.session_id = Some(session_id.clone());
+            progress.model = model.clone();
+        }
+        EventKind::Turn { turns } => progress.num_turns = Some(*turns),
+        EventKind::Assistant { text } => progress.last_message = Some(text.clone()),
+        EventKind::Result {
+            cost_usd,
+            num_turns,
+            ..
+        } => {
+            progress.cost_usd = *cost_usd;
+            if num_turns.is_some() {
+                progress.num_turns = *num_turns;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where the job runs.
+enum Workdir {
+    Worktree(Worktree),
+    Scratch(PathBuf),
+}
+
+impl Workdir {
+    fn path(&self) -> &Path {
+        match self {
+            Workdir::Worktree(w) => &w.path,
+            Workdir::Scratch(p) => p,
+        }
+    }
+
+    async fn remove(self, engine: &Engine) {
+        match self {
+            Workdir::Worktree(w) => {
+                if let Err(e) = w.remove(&engine.inner.git).await {
+                    tracing::warn!("could not remove worktree {}: {e}", w.path.display());
+                }
+            }
+            Workdir::Scratch(p) => {
+                if let Err(e) = tokio::fs::remove_dir_all(&p).await {
+                    tracing::warn!("could not remove {}: {e}", p.display());
+                }
+            }
+        }
+    }
+}
+
+async fn prepare_workdir(engine: &Engine, job: &Job, job_dir: &Path) -> Result<Workdir, String> {
+    match &job.spec.repo_url {
+        Some(url) => {
+            let url = super::repo::validate_repo_url(url).map_err(|e| e.to_string())?;
+            let dest = engine
+                .inner
+                .config
+                .repos
+                .root
+                .join("worktrees")
+                .join(job.id.to_string());
+            engine
+                .inner
+                .repos
+                .prepare(&url, job.spec.base_ref.as_deref(), job.id, &dest)
+                .await
+                .map(Workdir::Worktree)
+                .map_err(|e| e.to_string())
+        }
+        None => {
+            let dir = job_dir.join("work");
+            tokio::fs::create_dir_all(&dir)
+                .await
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            Ok(Workdir::Scratch(dir))
+        }
+    }
+}
+
+/// Find the claude binary: a path as given, or a name looked up on PATH.
+fn resolve_program(binary: &str) -> Result<PathBuf, String> {
+    let is_exec = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if binary.contains('/') {
+        let p = PathBuf::from(binary);
+        return if is_exec(&p) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "the claude binary {binary} does not exist or is not executable \
+                 (set AGENTICORE_CLAUDE_BINARY or claude.binary)"
+            ))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(binary))
+        .find(|p| is_exec(p))
+        .ok_or_else(|| {
+            format!(
+                "the claude binary {binary:?} is not on PATH; install Claude Code \
+                 (npm install -g @anthropic-ai/claude-code) or set AGENTICORE_CLAUDE_BINARY"
+            )
+        })
+}
+
+fn build_plan(
+    engine: &Engine,
+    job: &Job,
+    profile: &Profile,
+    program: PathBuf,
+    cwd: &Path,
+) -> RunPlan {
+    let cfg = &engine.inner.config;
+    let id = job.id.to_string();
+    let vars = TemplateVars {
+        task: &job.spec.task,
+        repo_url: job.spec.repo_url.as_deref().unwrap_or(""),
+        base_ref: job.spec.base_ref.as_deref().unwrap_or(""),
+        job_id: &id,
+        profile: profile.name(),
+    };
+    let env = claude::child_env(
+        std::env::vars(),
+        &ChildEnv {
+            job_id: id.clone(),
+            profile: profile.name().to_string(),
+            claude_config_dir: cfg
+                .claude
+                .config_dir
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            otel: cfg.otel.enabled.then(|| OtelEnv {
+                endpoint: cfg.otel.endpoint.clone(),
+                protocol: cfg.otel.protocol.clone(),
+                log_prompts: cfg.otel.log_prompts,
+                log_tool_details: cfg.otel.log_tool_details,
+            }),
+            profile_env: profile.env().clone(),
+        },
+    );
+    let wall_timeout = match (job.spec.timeout_seconds, profile.timeout_seconds()) {
+        (Some(t), _) => Some((Duration::from_secs(t), "limit set on the job".to_string())),
+        (None, Some(t)) => Some((
+            Duration::from_secs(t),
+            format!("limit of profile '{}'", profile.name()),
+        )),
+        (None, None) => Some((
+            Duration::from_secs(cfg.claude.timeout_seconds),
+            "limit of AGENTICORE_CLAUDE_TIMEOUT".to_string(),
+        )),
+    };
+    let stall = cfg.claude.stall_timeout_seconds;
+    RunPlan {
+        job_id: job.id,
+        program,
+        args: profile.claude_args(job.spec.session_id.as_deref()),
+        env,
+        cwd: cwd.to_path_buf(),
+        prompt: profile.render_prompt(&vars),
+        shim_exe: engine.inner.shim_exe.clone(),
+        wall_timeout,
+        stall_timeout: (stall > 0).then(|| Duration::from_secs(stall)),
+        kill_grace: Duration::from_secs(cfg.claude.kill_grace_seconds),
+        log_path: log_path(cfg, job.id),
+        output_mode: match profile.output_format() {
+            OutputFormat::Text => OutputMode::Text,
+            OutputFormat::Json => OutputMode::Json,
+            OutputFormat::StreamJson => OutputMode::StreamJson,
+        },
+        allow_permission_denials: profile.allow_permission_denials(),
+    }
+}
+
+/// The job's log file: `~/.agenticore/logs/<id>.jsonl`.
+pub fn log_path(cfg: &crate::config::Config, id: JobId) -> PathBuf {
+    cfg.logs_dir().join(format!("{id}.jsonl"))
+}

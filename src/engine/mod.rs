@@ -1,0 +1,16 @@
+//! The job engine: queue, schedule, prepare, run, watch, kill, record.
+
+pub mod claude;
+pub mod events;
+pub mod execute;
+pub mod git;
+pub mod proctree;
+pub mod repo;
+pub mod runner;
+pub mod scheduler;
+pub mod service;
+pub mod shim;
+pub mod worktree;
+
+pub use scheduler::RunMode;
+pub use service::{Engine, EngineError, SubmitRequest};

@@ -1,0 +1,189 @@
+//! The scheduler: claims queued jobs while this engine has free slots (and the store's cap
+//! allows), renews leases, relays cancels requested by other processes, reaps jobs whose
+//! owner died (killing what is left of them), and expires old records.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::execute::execute;
+use super::proctree;
+use super::service::{Engine, local_owner_is_dead};
+use crate::job::JobId;
+use crate::store::ClaimRequest;
+
+/// How the scheduler ends.
+#[derive(Debug, Clone, Copy)]
+pub enum RunMode {
+    /// Until shut down (the daemon).
+    Forever,
+    /// Until nothing is queued or running for `idle` (the background worker).
+    UntilIdle { idle: Duration },
+    /// Run only this job, return when it is terminal (an embedded `submit --wait`).
+    Only(JobId),
+}
+
+const TICK: Duration = Duration::from_millis(250);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+
+impl Engine {
+    /// Run the scheduler until `mode` says stop or `shutdown` fires. On shutdown, running
+    /// jobs are cancelled (their trees killed) and awaited.
+    pub async fn run_scheduler(&self, mode: RunMode, shutdown: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.inner.config.repos.max_parallel_jobs));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut last_beat = tokio::time::Instant::now() - HEARTBEAT_EVERY;
+        let mut last_expire = tokio::time::Instant::now() - EXPIRE_EVERY;
+        let mut idle_since: Option<tokio::time::Instant> = None;
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            if last_beat.elapsed() >= HEARTBEAT_EVERY {
+                self.heartbeat_and_reap().await;
+                last_beat = tokio::time::Instant::now();
+            }
+            if last_expire.elapsed() >= EXPIRE_EVERY {
+                match self.inner.store.expire(chrono::Utc::now()).await {
+                    Ok(n) if n > 0 => tracing::info!("expired {n} old job(s)"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("expiring old jobs failed: {e}"),
+                }
+                last_expire = tokio::time::Instant::now();
+            }
+
+            // Claim while we have slots.
+            let mut claimed_any = false;
+            while let Ok(permit) = slots.clone().try_acquire_owned() {
+                let req = ClaimRequest {
+                    node: self.inner.node.clone(),
+                    max_running: self.inner.config.repos.max_parallel_jobs,
+                    only: match mode {
+                        RunMode::Only(id) => Some(id),
+                        _ => None,
+                    },
+                    lease: self.inner.lease,
+                };
+                match self.inner.store.claim_next(&req).await {
+                    Ok(Some(job)) => {
+                        claimed_any = true;
+                        tracing::info!(job = %job.id, "job claimed");
+                        let engine = self.clone();
+                        tasks.spawn(async move {
+                            execute(engine, job).await;
+                            drop(permit);
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("claiming a job failed: {e}");
+                        break;
+                    }
+                }
+            }
+
+            // Should we stop?
+            match mode {
+                RunMode::Forever => {}
+                RunMode::Only(id) => {
+                    if tasks.is_empty() {
+                        match self.inner.store.get(id).await {
+                            Ok(Some(j)) if j.status().is_terminal() => break,
+                            // Running elsewhere, or gone: nothing for us to do.
+                            Ok(Some(j)) if j.status() == crate::job::Status::Running => break,
+                            Ok(None) => break,
+                            _ => {}
+                        }
+                    }
+                }
+                RunMode::UntilIdle { idle } => {
+                    let queued = self
+                        .inner
+                        .store
+                        .counts()
+                        .await
+                        .map(|c| c.queued)
+                        .unwrap_or(1);
+                    if tasks.is_empty() && queued == 0 && !claimed_any {
+                        let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+                        if since.elapsed() >= idle {
+                            break;
+                        }
+                    } else {
+                        idle_since = None;
+                    }
+                }
+            }
+
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.inner.wake.notified() => {},
+                _ = tokio::time::sleep(TICK) => {},
+            }
+        }
+        // Shutting down: cancel what still runs here, and wait for it to be dead.
+        if !tasks.is_empty() {
+            let ids: Vec<JobId> = self
+                .inner
+                .running
+                .lock()
+                .map(|m| m.keys().copied().collect())
+                .unwrap_or_default();
+            for id in ids {
+                tracing::warn!(job = %id, "cancelling: agenticore is stopping");
+                self.signal_cancel(id, "cancelled: agenticore stopped before the job finished");
+            }
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+
+    /// Reap jobs whose runner died (and kill what is left of them), without running any:
+    /// what one-shot commands call so that they never show a dead job as running.
+    pub async fn reconcile(&self) {
+        self.heartbeat_and_reap().await;
+    }
+
+    /// Renew our leases, pick up cancels requested elsewhere, and reap dead owners' jobs.
+    async fn heartbeat_and_reap(&self) {
+        let store = &self.inner.store;
+        let mine: Vec<JobId> = self
+            .inner
+            .running
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        if !mine.is_empty() {
+            match store
+                .heartbeat(&self.inner.node, &mine, self.inner.lease)
+                .await
+            {
+                Ok(cancels) => {
+                    for id in cancels {
+                        self.signal_cancel(id, "cancelled by user");
+                    }
+                }
+                Err(e) => tracing::warn!("heartbeat failed: {e}"),
+            }
+        }
+        let dead = |node: &str| local_owner_is_dead(node);
+        match store.reap(chrono::Utc::now(), &dead).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    tracing::warn!(job = %job.id, "reconciled a job whose runner stopped: {}",
+                        job.state.error().unwrap_or("interrupted"));
+                    let id = job.id.to_string();
+                    // Every process of a job carries its id in its environment.
+                    let _ = tokio::task::spawn_blocking(move || {
+                        proctree::kill_all(None, &id, Duration::from_secs(5))
+                    })
+                    .await;
+                }
+            }
+            Err(e) => tracing::warn!("reaping stale jobs failed: {e}"),
+        }
+    }
+}

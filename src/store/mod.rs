@@ -120,10 +120,13 @@ pub trait JobStore: Send + Sync + 'static {
     /// Running jobs whose lease expired before `now`, or whose owner `is_dead` says is gone:
     /// finish them as failed "interrupted" (cancelled if a cancel was requested) and return
     /// them, so the caller can kill what is left of their processes.
+    ///
+    /// (`for<'n>` is spelled out on purpose: with an elided `Fn(&str)`, `#[async_trait]` ties the
+    /// argument's lifetime to the call, so an implementation could not pass it a local string.)
     async fn reap(
         &self,
         now: DateTime<Utc>,
-        is_dead: &(dyn Fn(&str) -> bool + Send + Sync),
+        is_dead: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> StoreResult<Vec<Job>>;
 
     /// Delete terminal jobs whose TTL has passed. Returns how many were deleted.

@@ -299,3 +299,78 @@ fn a_broken_profile_is_reported_with_file_and_line() {
     let err = stderr(&out);
     assert!(err.contains("profile.yml") && err.contains("max_turnz"), "{err}");
 }
+
+#[test]
+fn ctrl_c_on_submit_wait_cancels_the_job_cleanly() {
+    let sb = Sandbox::new();
+    let child = sb
+        .cmd()
+        .args(["submit", "long [fake:child=600;sleep=60]", "--wait", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the job to be running with its grandchild.
+    let t0 = std::time::Instant::now();
+    let id = loop {
+        let (_, v) = sb.json(&["jobs", "--json", "--status", "running"]);
+        if let Some(id) = v["jobs"][0]["id"].as_str()
+            && job_processes(id).len() >= 3
+        {
+            break id.to_string();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "job never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["job"]["status"], "cancelled");
+    assert_eq!(job_processes(&id), Vec::<u32>::new());
+}
+
+#[test]
+fn a_job_whose_runner_was_killed_is_reconciled_and_its_processes_killed() {
+    let sb = Sandbox::new();
+    let mut child = sb
+        .cmd()
+        .args(["submit", "long [fake:child=600;sleep=60]", "--wait"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let id = loop {
+        let (_, v) = sb.json(&["jobs", "--json", "--status", "running"]);
+        if let Some(id) = v["jobs"][0]["id"].as_str()
+            && job_processes(id).len() >= 3
+        {
+            break id.to_string();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "job never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // kill -9 the runner: its shim, claude and the grandchild survive it.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!job_processes(&id).is_empty());
+    // The next command notices the dead owner, fails the job and kills what is left.
+    let job = sb.job(&id);
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(job["error"].as_str().unwrap().contains("interrupted"), "{job}");
+    assert_eq!(wait_no_processes(&id, Duration::from_secs(3)), Vec::<u32>::new());
+}
+
+#[test]
+fn resume_passes_the_session_to_claude() {
+    let sb = Sandbox::new();
+    let sid = "0b7c8f5e-1234-4abc-9def-0123456789ab";
+    let (code, v) = sb.json(&["submit", "again", "--session-id", sid, "--wait", "--json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["job"]["session_id"], sid);
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# End-to-end tier: agenticore driving the REAL Claude Code CLI (pinned) against the scripted
+# mock of the Anthropic API in ../shared/mock-anthropic, fully offline.
+#
+#   bash tests/e2e/run.sh            (builds target/debug/agenticore if needed)
+#
+# Installs @anthropic-ai/claude-code@2.1.197 into .e2e/claude-cli (git-ignored) when missing.
+# Runs inside a loopback-only network namespace when it can (set NO_NETNS=1 to skip).
+# Prints one line per check and ends with "N passed, N failed"; exits 0 iff all passed.
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SHARED="${AGENTICORE_SHARED:-$ROOT/../shared}"
+MOCK_DIR="$SHARED/mock-anthropic"
+CLAUDE_VERSION=2.1.197
+CLI_DIR="$ROOT/.e2e/claude-cli"
+CLAUDE_BIN="$CLI_DIR/node_modules/.bin/claude"
+BIN="${AGENTICORE_BIN:-$ROOT/target/debug/agenticore}"
+PY="${PYTHON:-python3}"
+
+# Install and build outside the network namespace (they need the registries).
+if [ -z "${_E2E_IN_NETNS:-}" ]; then
+  if ! "$CLAUDE_BIN" --version 2>/dev/null | grep -q "$CLAUDE_VERSION"; then
+    echo "# installing @anthropic-ai/claude-code@$CLAUDE_VERSION into $CLI_DIR"
+    mkdir -p "$CLI_DIR"
+    (cd "$CLI_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } \
+      && npm install --no-audit --no-fund "@anthropic-ai/claude-code@$CLAUDE_VERSION" >/dev/null) \
+      || { echo "cannot install Claude Code"; echo "0 passed, 1 failed"; exit 1; }
+  fi
+  if [ -z "${AGENTICORE_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --quiet --bin agenticore) || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+  fi
+  if [ -z "${NO_NETNS:-}" ] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+    export _E2E_IN_NETNS=1
+    exec unshare -n bash -c 'ip link set lo up 2>/dev/null || true; exec bash "$0" "$@"' "${BASH_SOURCE[0]}" "$@"
+  fi
+fi
+
+TMP="$(mktemp -d /tmp/agenticore-e2e.XXXXXX)"
+PASS=0; FAIL=0
+ok()  { PASS=$((PASS+1)); echo "ok   - $*"; }
+bad() { FAIL=$((FAIL+1)); echo "FAIL - $*"; }
+MOCK_PID=""
+start_mock() { # script [mock args...]
+  local script="$1"; shift
+  rm -f "$TMP/port"
+  "$PY" "$MOCK_DIR/mock_anthropic.py" --script "$script" "$@" >"$TMP/port" 2>>"$TMP/mock.log" &
+  MOCK_PID=$!
+  for _ in $(seq 200); do [ -s "$TMP/port" ] && break; sleep 0.05; done
+  PORT="$(head -1 "$TMP/port")"
+}
+stop_mock() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null; MOCK_PID=""; }
+trap 'stop_mock' EXIT
+
+# An isolated agenticore + claude environment. Only what the runner's allow-list passes on
+# reaches claude: ANTHROPIC_*, CLAUDE_*, DISABLE_*, IS_SANDBOX, HOME, PATH, GIT_* identity.
+export HOME="$TMP/home"; mkdir -p "$HOME"
+export AGENTICORE_HOME="$TMP/agenticore" AGENTICORE_REPOS_ROOT="$TMP/repos"
+export AGENTICORE_CLAUDE_BINARY="$CLAUDE_BIN" AGENTICORE_OTEL_ENABLED=false AGENTICORE_KILL_GRACE=2
+export ANTHROPIC_API_KEY=sk-test CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_TELEMETRY=1 \
+  DISABLE_AUTOUPDATER=1 DISABLE_ERROR_REPORTING=1 IS_SANDBOX=1 CLAUDE_CODE_MAX_RETRIES=0
+export GIT_AUTHOR_NAME=e2e GIT_AUTHOR_EMAIL=e2e@example.com GIT_COMMITTER_NAME=e2e GIT_COMMITTER_EMAIL=e2e@example.com
+unset REDIS_URL AGENTICORE_URL AGENTICORE_API_KEYS
+mkdir -p "$AGENTICORE_HOME/profiles/e2e"
+cat >"$AGENTICORE_HOME/profiles/e2e/profile.yml" <<'YML'
+name: e2e
+description: "e2e: the real CLI, bypassPermissions"
+extends: code
+claude:
+  model: sonnet
+  max_turns: 10
+  permission_mode: bypassPermissions
+  timeout: 120
+auto_pr: false
+YML
+
+jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))["job"]
+v=d
+for k in sys.argv[2].split("."): v=v.get(k) if isinstance(v,dict) else None
+print("" if v is None else v)' "$1" "$2" 2>/dev/null; }
+job_procs() { # id -> number of live processes tagged with the job id
+  grep -lsz "^AGENTICORE_JOB_ID=$1\$" /proc/[0-9]*/environ 2>/dev/null | wc -l
+}
+wait_status() { # id status... (30 s)
+  local id="$1"; shift
+  for _ in $(seq 300); do
+    st="$("$BIN" job "$id" --json 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["job"]["status"])' 2>/dev/null)"
+    for want in "$@"; do [ "$st" = "$want" ] && return 0; done
+    sleep 0.1
+  done
+  return 1
+}
+
+# A bare remote with one commit on main.
+mkdir -p "$TMP/seed" && git -C "$TMP/seed" init -q -b main && echo hi >"$TMP/seed/README.md" \
+  && git -C "$TMP/seed" add -A && git -C "$TMP/seed" commit -qm init \
+  && git clone -q --bare "$TMP/seed" "$TMP/remote.git"
+REPO="file://$TMP/remote.git"
+
+echo "# agenticore: $BIN; claude: $("$CLAUDE_BIN" --version); netns: ${_E2E_IN_NETNS:-no}; tmp: $TMP"
+
+# 1. A real job: claude writes hello.txt and commits it on the job's branch.
+start_mock "$MOCK_DIR/examples/commit-a-file.json"
+export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
+"$BIN" submit "create hello.txt and commit it" --repo "$REPO" --profile e2e --wait --json >"$TMP/j1.json" 2>"$TMP/j1.err"
+rc=$?
+branch="$(jget "$TMP/j1.json" branch)"
+cache="$(find "$TMP/repos" -maxdepth 1 -mindepth 1 -type d ! -name worktrees | head -1)"
+if [ $rc -eq 0 ] && [ "$(jget "$TMP/j1.json" status)" = succeeded ] && [ -n "$branch" ] \
+   && [ "$(git -C "$cache" log -1 --format=%s "$branch" 2>/dev/null)" = hello ] \
+   && git -C "$cache" show "$branch:hello.txt" 2>/dev/null | grep -qx "hello world"; then
+  ok "commit-a-file: succeeded, commit 'hello' with hello.txt on $branch"
+else bad "commit-a-file rc=$rc $(head -c 600 "$TMP/j1.json") $(tail -5 "$TMP/j1.err")"; fi
+cost="$(jget "$TMP/j1.json" cost_usd)"; turns="$(jget "$TMP/j1.json" num_turns)"; sid="$(jget "$TMP/j1.json" session_id)"
+if [ -n "$cost" ] && "$PY" -c "import sys; sys.exit(0 if float('$cost') > 0 else 1)" && [ "$turns" = 3 ] && [ ${#sid} -eq 36 ]; then
+  ok "cost/turns recorded: cost_usd=$cost num_turns=$turns session=$sid"
+else bad "cost/turns: cost=$cost turns=$turns session=$sid"; fi
+wt="$(jget "$TMP/j1.json" worktree_path)"
+if [ -n "$wt" ] && [ ! -e "$wt" ]; then ok "worktree removed after the job"; else bad "worktree left: $wt"; fi
+stop_mock
+
+# 2. An API error fails the job with the API's message.
+start_mock "$MOCK_DIR/examples/api-error.json"
+export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
+"$BIN" submit "hi" --profile e2e --wait --json >"$TMP/j2.json" 2>"$TMP/j2.err"
+rc=$?
+err="$(jget "$TMP/j2.json" error)"
+if [ $rc -eq 1 ] && [ "$(jget "$TMP/j2.json" status)" = failed ] && echo "$err" | grep -q "401" \
+   && echo "$err" | grep -qi "api key"; then
+  ok "api-error: exit 1, error: $err"
+else bad "api-error rc=$rc err=$err $(tail -3 "$TMP/j2.err")"; fi
+stop_mock
+
+# 3. A slow job cancelled while claude waits on the API: cancelled, nothing left running.
+start_mock "$MOCK_DIR/examples/slow.json"
+export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
+id="$("$BIN" submit "take your time" --profile e2e 2>"$TMP/j3.err")"
+if wait_status "$id" running; then
+  sleep 2
+  n_before="$(job_procs "$id")"
+  "$BIN" cancel "$id" >"$TMP/j3.cancel" 2>&1
+  rc=$?
+  sleep 0.5
+  st="$("$BIN" job "$id" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["job"]["status"])')"
+  left="$(job_procs "$id")"
+  if [ $rc -eq 0 ] && [ "$st" = cancelled ] && [ "$left" -eq 0 ] && [ "$n_before" -ge 2 ]; then
+    ok "cancel: cancelled, $n_before processes before, $left after"
+  else bad "cancel rc=$rc status=$st procs before=$n_before after=$left $(cat "$TMP/j3.cancel")"; fi
+else bad "cancel: job $id never ran: $(cat "$TMP/j3.err")"; fi
+
+# 4. The same slow job with a 3 s timeout: failed naming the timeout, nothing left running.
+"$BIN" submit "take your time" --profile e2e --timeout 3 --wait --json >"$TMP/j4.json" 2>"$TMP/j4.err"
+rc=$?
+id4="$(jget "$TMP/j4.json" id)"
+err="$(jget "$TMP/j4.json" error)"
+left="$(job_procs "$id4")"
+if [ $rc -eq 1 ] && echo "$err" | grep -q "timed out after 3 s" && [ "$left" -eq 0 ]; then
+  ok "timeout: exit 1, '$err', no process left"
+else bad "timeout rc=$rc err=$err left=$left $(tail -3 "$TMP/j4.err")"; fi
+stop_mock
+
+echo "$PASS passed, $FAIL failed"
+[ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"
+[ "$FAIL" -eq 0 ]

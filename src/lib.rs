@@ -4,5 +4,8 @@
 //! way: `cli` -> `engine` -> `store` + runner. Nothing in `engine` or `store` knows about clap.
 
 pub mod api;
+pub mod config;
 pub mod job;
+pub mod profile;
 pub mod store;
+mod yaml_loc;

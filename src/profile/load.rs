@@ -36,7 +36,7 @@ const PERMISSION_MODES: &[&str] = &[
 
 // A profile file as written. Every field is optional so that `extends` can fill the gaps.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping of profile fields")]
 struct RawProfile {
     name: Option<String>,
     description: Option<String>,
@@ -50,7 +50,7 @@ struct RawProfile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping of claude.* fields")]
 struct RawClaude {
     model: Option<String>,
     max_turns: Option<u32>,
@@ -65,13 +65,16 @@ struct RawClaude {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with `permissions`")]
 struct RawSettings {
     permissions: Option<RawPermissions>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `allow` and `deny` lists"
+)]
 struct RawPermissions {
     allow: Option<Vec<String>>,
     deny: Option<Vec<String>>,

@@ -321,3 +321,6 @@ impl Profiles {
         self.dir_error.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests;

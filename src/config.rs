@@ -42,6 +42,13 @@ pub enum ConfigError {
         expected: String,
         origin: Source,
     },
+    #[error("wrong type for {key} ({origin}): expected {expected}, found {found}")]
+    WrongType {
+        key: String,
+        found: String,
+        expected: String,
+        origin: Source,
+    },
     #[error("unknown key {key:?} in {origin}{}", hint(.suggestion))]
     UnknownKey {
         key: String,
@@ -618,16 +625,16 @@ fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<&'static str, Raw>, Co
         Value::Null => return Ok(out),
         Value::Mapping(m) => m,
         other => {
-            return Err(ConfigError::Invalid {
-                key: "(top level)".into(),
-                value: describe(&other),
+            return Err(ConfigError::WrongType {
+                key: "the config file".into(),
+                found: describe(&other),
                 expected: format!("a mapping of sections ({})", SECTIONS.join(", ")),
                 origin: here(&[]),
             });
         }
     };
     for (k, v) in top {
-        let section = scalar_text(&k).unwrap_or_default();
+        let section = scalar_text(&k).unwrap_or_else(|| describe(&k));
         if !SECTIONS.contains(&section.as_str()) {
             let suggestion = yaml_loc::closest(&section, SECTIONS.iter().copied())
                 .map(str::to_string)
@@ -648,8 +655,8 @@ fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<&'static str, Raw>, Co
             Value::Null => continue,
             Value::Mapping(m) => m,
             other => {
-                return Err(ConfigError::Invalid {
-                    value: describe(&other),
+                return Err(ConfigError::WrongType {
+                    found: describe(&other),
                     expected: format!("a mapping of {section}.* keys"),
                     origin: here(&[&section]),
                     key: section,
@@ -657,7 +664,7 @@ fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<&'static str, Raw>, Co
             }
         };
         for (k, v) in entries {
-            let name = scalar_text(&k).unwrap_or_default();
+            let name = scalar_text(&k).unwrap_or_else(|| describe(&k));
             let full = format!("{section}.{name}");
             let origin = here(&[&section, &name]);
             let Some((key, _)) = KEYS.iter().find(|(key, _)| *key == full) else {
@@ -676,9 +683,9 @@ fn parse_file(path: &Path, text: &str) -> Result<BTreeMap<&'static str, Raw>, Co
                         .iter()
                         .map(|i| scalar_text(i).ok_or_else(|| describe(i)))
                         .collect::<Result<_, _>>()
-                        .map_err(|found| ConfigError::Invalid {
+                        .map_err(|found| ConfigError::WrongType {
                             key: full.clone(),
-                            value: found,
+                            found,
                             expected: "a list of strings".into(),
                             origin: origin.clone(),
                         })?,
@@ -714,6 +721,15 @@ fn describe(v: &Value) -> String {
     }
 }
 
+fn wrong_type(key: &str, found: &str, expected: &str, origin: &Source) -> ConfigError {
+    ConfigError::WrongType {
+        key: key.to_string(),
+        found: found.to_string(),
+        expected: expected.to_string(),
+        origin: origin.clone(),
+    }
+}
+
 struct Builder<'a> {
     raw: &'a BTreeMap<&'static str, Raw>,
     user_home: Option<&'a Path>,
@@ -743,8 +759,8 @@ impl Builder<'_> {
             RawValue::Scalar(s) => parse(s)
                 .map(Some)
                 .ok_or_else(|| self.invalid(key, s, expected, &raw.origin)),
-            RawValue::List(_) => Err(self.invalid(key, "a list", expected, &raw.origin)),
-            RawValue::Other(found) => Err(self.invalid(key, found, expected, &raw.origin)),
+            RawValue::List(_) => Err(wrong_type(key, "a list", expected, &raw.origin)),
+            RawValue::Other(found) => Err(wrong_type(key, found, expected, &raw.origin)),
         }
     }
 
@@ -1121,7 +1137,14 @@ postgres:
         // Wrong YAML type: a list where a number belongs.
         let env = Env::new().file("repos:\n  max_parallel_jobs: [1, 2]\n");
         let msg = env.load().expect_err("must fail").to_string();
-        assert!(msg.contains("repos.max_parallel_jobs"), "{msg}");
+        assert_eq!(
+            msg,
+            format!(
+                "wrong type for repos.max_parallel_jobs ({}:2): \
+                 expected a whole number from 1 to 256, found a list",
+                env.file_path().display()
+            )
+        );
         assert!(
             msg.contains(&format!("{}:2", env.file_path().display())),
             "{msg}"

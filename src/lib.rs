@@ -4,8 +4,9 @@
 //! way: `cli` -> `engine` -> `store` + runner. Nothing in `engine` or `store` knows about clap.
 
 pub mod api;
-pub mod job;
-pub mod store;
 pub mod config;
 pub mod engine;
+pub mod job;
 pub mod profile;
+pub mod store;
+mod yaml_loc;

@@ -427,7 +427,12 @@ mod tests {
     fn ids_parse_only_as_uuids() {
         let id = JobId::new();
         assert_eq!(id.to_string().parse::<JobId>().unwrap(), id);
-        for bad in ["", "../etc/passwd", "1", "{a0000000-0000-0000-0000-000000000000}"] {
+        for bad in [
+            "",
+            "../etc/passwd",
+            "1",
+            "{a0000000-0000-0000-0000-000000000000}",
+        ] {
             assert!(bad.parse::<JobId>().is_err(), "{bad} parsed");
         }
     }

@@ -90,10 +90,7 @@ pub fn job_json(job: &Job, pod_name: &str) -> Value {
         timeout: Some(t), ..
     } = s
     {
-        put(
-            "timeout",
-            serde_json::to_value(t).unwrap_or(Value::Null),
-        );
+        put("timeout", serde_json::to_value(t).unwrap_or(Value::Null));
     }
     if let crate::job::JobState::Running {
         cancel_requested: true,

@@ -4,5 +4,6 @@
 //! way: `cli` -> `engine` -> `store` + runner. Nothing in `engine` or `store` knows about clap.
 
 pub mod api;
+pub mod engine;
 pub mod job;
 pub mod store;

@@ -1,0 +1,1252 @@
+//! Repository URLs and refs (validated before git sees them) and the clone cache.
+//!
+//! Cache layout under `root`:
+//! - `{key}/`      a bare repository, remote `origin` with the standard fetch refspec
+//!   (`+refs/heads/*:refs/remotes/origin/*`), so every remote branch is `origin/<branch>` and
+//!   `refs/heads/` holds only the jobs' branches.
+//! - `{key}.lock`  the repo lock (`std::fs::File::lock`), held while cloning, fetching and adding
+//!   or removing a worktree; never while a job runs.
+//! - `.{key}.tmp-<uuid>/` a clone in progress; renamed to `{key}` when complete, so a crash never
+//!   leaves a half-made cache. Leftovers are deleted under the lock.
+//!
+//! `{key}` is a readable slug plus 12 hex digits of the SHA-256 of the normalised URL
+//! (`github.com-org-repo-1a2b3c4d5e6f`), so spellings of one URL share one cache.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::git::{Git, GitError, git_dir_arg, os_args};
+use super::worktree::Worktree;
+use crate::job::JobId;
+
+const MAX_URL_LEN: usize = 2048;
+const MAX_REF_LEN: usize = 255;
+const MAX_SLUG_LEN: usize = 48;
+/// Branches listed in a "base ref not found" error.
+const MAX_LISTED_BRANCHES: usize = 20;
+/// Prefix of every job branch.
+pub const BRANCH_PREFIX: &str = "agenticore/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("invalid repository URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: &'static str },
+    #[error(
+        "repository URL contains credentials: remove the user/password or token from the URL and \
+         set GITHUB_TOKEN instead"
+    )]
+    CredentialsInUrl,
+    #[error("repository path {0:?} does not exist")]
+    LocalPathMissing(PathBuf),
+    #[error("invalid ref {reference:?}: {reason}")]
+    InvalidRef {
+        reference: String,
+        reason: &'static str,
+    },
+    #[error("base ref {base:?} not found on {url} ({})", branch_list(.branches))]
+    BaseRefNotFound {
+        base: String,
+        url: String,
+        branches: Vec<String>,
+    },
+    #[error("could not find the default branch of {url} ({})", branch_list(.branches))]
+    NoDefaultBranch { url: String, branches: Vec<String> },
+    #[error("cloning {url} failed: {source}")]
+    Clone {
+        url: String,
+        #[source]
+        source: GitError,
+    },
+    #[error("{context}: {source}")]
+    Git {
+        context: String,
+        #[source]
+        source: GitError,
+    },
+    #[error("{context} {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("unexpected output from git {what}: {output:?}")]
+    Parse { what: &'static str, output: String },
+}
+
+fn branch_list(branches: &[String]) -> String {
+    if branches.is_empty() {
+        return "the repository has no branches".to_string();
+    }
+    let mut s = String::from("branches: ");
+    s.push_str(
+        &branches
+            .iter()
+            .take(MAX_LISTED_BRANCHES)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    if branches.len() > MAX_LISTED_BRANCHES {
+        s.push_str(&format!(
+            " and {} more",
+            branches.len() - MAX_LISTED_BRANCHES
+        ));
+    }
+    s
+}
+
+pub(crate) fn git_err(context: impl Into<String>) -> impl FnOnce(GitError) -> RepoError {
+    let context = context.into();
+    move |source| RepoError::Git { context, source }
+}
+
+pub(crate) fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> RepoError {
+    let path = path.to_path_buf();
+    move |source| RepoError::Io {
+        context,
+        path,
+        source,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// URLs
+// ---------------------------------------------------------------------------------------------
+
+/// What kind of remote a [`RepoUrl`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    Https,
+    /// Plain `http://`: allowed, but nothing (token included) is encrypted.
+    Http,
+    Ssh,
+    /// `git@host:org/repo.git`
+    Scp,
+    /// `file:///path` or an absolute local path. A server may want to refuse these.
+    Local,
+}
+
+/// A validated repository URL: the string as given (passed to git unchanged) and a normalised
+/// key that names its cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoUrl {
+    original: String,
+    key: String,
+    kind: UrlKind,
+}
+
+impl RepoUrl {
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
+
+    /// The normalised URL: lowercase scheme and host, default port, trailing `/` and `.git`
+    /// removed (`.git` only for network URLs: locally `x` and `x.git` are different dirs).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn kind(&self) -> UrlKind {
+        self.kind
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.kind == UrlKind::Local
+    }
+
+    /// The cache directory name: a readable slug and 12 hex digits of SHA-256 of [`Self::key`].
+    pub fn cache_name(&self) -> String {
+        let hash = Sha256::digest(self.key.as_bytes());
+        let hex: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let body = self.key.split_once("://").map_or(&*self.key, |(_, r)| r);
+        // Drop the user of ssh URLs (`git@`) from the slug.
+        let body = match body.split_once('/') {
+            Some((auth, path)) => {
+                let host = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+                format!("{host}/{path}")
+            }
+            None => body.to_string(),
+        };
+        let mut slug = String::new();
+        for c in body.chars() {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() || c == '.' {
+                slug.push(c);
+            } else if !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let mut slug = slug.trim_matches(|c| c == '-' || c == '.').to_string();
+        if slug.len() > MAX_SLUG_LEN {
+            // ASCII only, so any index is a char boundary.
+            slug.truncate(MAX_SLUG_LEN);
+            slug = slug.trim_end_matches(['-', '.']).to_string();
+        }
+        if slug.is_empty() {
+            slug.push_str("repo");
+        }
+        format!("{slug}-{hex}")
+    }
+}
+
+impl fmt::Display for RepoUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.original)
+    }
+}
+
+fn bad_url(url: &str, reason: &'static str) -> RepoError {
+    RepoError::InvalidUrl {
+        url: url.to_string(),
+        reason,
+    }
+}
+
+/// Validate a repository URL. Accepted: `https://`, `http://`, `ssh://`, `user@host:path`,
+/// `file:///path` and existing absolute paths. Refused: empty, leading `-`, `<transport>::`
+/// forms (`ext::`, `file::`...), other schemes, whitespace or control characters, and
+/// credentials in the URL (the error never repeats them).
+pub fn validate_repo_url(url: &str) -> Result<RepoUrl, RepoError> {
+    if url.trim().is_empty() {
+        return Err(bad_url(url, "it is empty"));
+    }
+    // Before anything that echoes the URL: never repeat a password or token.
+    if has_credentials(url) {
+        return Err(RepoError::CredentialsInUrl);
+    }
+    if url.len() > MAX_URL_LEN {
+        return Err(bad_url("", "it is longer than 2048 bytes"));
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad_url(url, "it contains whitespace or control characters"));
+    }
+    if url.starts_with('-') {
+        return Err(bad_url(url, "it must not start with '-'"));
+    }
+    if transport_helper(url) {
+        return Err(bad_url(
+            url,
+            "'<transport>::' remote helpers (ext::, file::...) are not allowed",
+        ));
+    }
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        return match scheme.as_str() {
+            "https" => network_url(url, UrlKind::Https, "https", rest, 443),
+            "http" => {
+                tracing::warn!(url, "repository URL uses plain http: nothing is encrypted");
+                network_url(url, UrlKind::Http, "http", rest, 80)
+            }
+            "ssh" => network_url(url, UrlKind::Ssh, "ssh", rest, 22),
+            "file" => {
+                if !rest.starts_with('/') {
+                    return Err(bad_url(
+                        url,
+                        "file URLs must be absolute, with no host (file:///path)",
+                    ));
+                }
+                local_url(url, rest)
+            }
+            _ => Err(bad_url(
+                url,
+                "unsupported scheme (use https://, ssh://, git@host:path, file:// or an absolute path)",
+            )),
+        };
+    }
+    if url.starts_with('/') {
+        let path = Path::new(url);
+        if !path.exists() {
+            return Err(RepoError::LocalPathMissing(path.to_path_buf()));
+        }
+        return local_url(url, url);
+    }
+    scp_url(url)
+}
+
+/// `scheme://user:pass@host`, `http(s)://token@host` or `user:pass@host:path`.
+fn has_credentials(url: &str) -> bool {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let Some((userinfo, _)) = authority.rsplit_once('@') else {
+            return false;
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        // Over http(s) a bare user part is a token in practice (`https://ghp_x@github.com`).
+        scheme == "https" || scheme == "http" || userinfo.contains(':')
+    } else {
+        let head = url.split('/').next().unwrap_or("");
+        head.rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    }
+}
+
+/// git's own rule for `<transport>::<address>`: scheme characters, then `::`.
+fn transport_helper(url: &str) -> bool {
+    let mut chars = url.char_indices();
+    match chars.next() {
+        Some((_, c)) if c.is_ascii_alphabetic() => {}
+        _ => return false,
+    }
+    for (i, c) in chars {
+        if c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.') {
+            continue;
+        }
+        return url[i..].starts_with("::");
+    }
+    false
+}
+
+fn valid_host(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[') {
+        // IPv6 literal.
+        return inner.strip_suffix(']').is_some_and(|v6| {
+            !v6.is_empty()
+                && v6
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        });
+    }
+    !host.is_empty()
+        && !host.starts_with(['-', '.'])
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+fn valid_user(user: &str) -> bool {
+    !user.is_empty()
+        && !user.starts_with('-')
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Network path for the key: no duplicate or trailing `/`, no `.git` suffix.
+fn normalise_remote_path(path: &str) -> String {
+    let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if let Some(last) = parts.last_mut() {
+        if let Some(stripped) = last.strip_suffix(".git") {
+            *last = stripped;
+        }
+        if last.is_empty() {
+            parts.pop();
+        }
+    }
+    parts.join("/")
+}
+
+fn network_url(
+    url: &str,
+    kind: UrlKind,
+    scheme: &str,
+    rest: &str,
+    default_port: u16,
+) -> Result<RepoUrl, RepoError> {
+    if rest.contains(['?', '#']) {
+        return Err(bad_url(url, "it must not contain a query or fragment"));
+    }
+    let Some((authority, path)) = rest.split_once('/') else {
+        return Err(bad_url(url, "it has no repository path"));
+    };
+    let (user, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if let Some(u) = user
+        && !valid_user(u)
+    {
+        return Err(bad_url(url, "invalid user name"));
+    }
+    let (host, port) = split_port(hostport).ok_or_else(|| bad_url(url, "invalid port"))?;
+    if !valid_host(host) {
+        return Err(bad_url(url, "invalid host name"));
+    }
+    let path = normalise_remote_path(path);
+    if path.is_empty() {
+        return Err(bad_url(url, "it has no repository path"));
+    }
+    let mut key = format!("{scheme}://");
+    if let Some(u) = user {
+        key.push_str(u);
+        key.push('@');
+    }
+    key.push_str(&host.to_ascii_lowercase());
+    if let Some(p) = port
+        && p != default_port
+    {
+        key.push_str(&format!(":{p}"));
+    }
+    key.push('/');
+    key.push_str(&path);
+    Ok(RepoUrl {
+        original: url.to_string(),
+        key,
+        kind,
+    })
+}
+
+/// `host[:port]`; `None` when the port is not a number in 1..=65535.
+fn split_port(hostport: &str) -> Option<(&str, Option<u16>)> {
+    let colon = if hostport.starts_with('[') {
+        hostport
+            .find(']')
+            .and_then(|end| hostport[end..].find(':').map(|c| end + c))
+    } else {
+        hostport.rfind(':')
+    };
+    let Some(colon) = colon else {
+        return Some((hostport, None));
+    };
+    let (host, port) = (&hostport[..colon], &hostport[colon + 1..]);
+    if port.is_empty() {
+        return Some((host, None));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Some((host, Some(p))),
+        _ => None,
+    }
+}
+
+fn local_url(url: &str, path: &str) -> Result<RepoUrl, RepoError> {
+    if url.contains(['?', '#']) {
+        return Err(bad_url(url, "it must not contain '?' or '#'"));
+    }
+    let mut norm = String::new();
+    for comp in Path::new(path).components() {
+        match comp {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => norm.push_str("/.."),
+            Component::Normal(s) => {
+                norm.push('/');
+                norm.push_str(&s.to_string_lossy());
+            }
+        }
+    }
+    if norm.is_empty() {
+        return Err(bad_url(url, "it names the root directory"));
+    }
+    Ok(RepoUrl {
+        original: url.to_string(),
+        key: format!("file://{norm}"),
+        kind: UrlKind::Local,
+    })
+}
+
+/// `user@host:path` (or `host.domain:path`). A bare `word:rest` (`javascript:...`) is refused.
+fn scp_url(url: &str) -> Result<RepoUrl, RepoError> {
+    let unsupported = || {
+        bad_url(
+            url,
+            "unsupported URL (use https://, ssh://, git@host:path, file:// or an absolute path)",
+        )
+    };
+    let Some(colon) = url.find(':') else {
+        return Err(unsupported());
+    };
+    let (head, path) = (&url[..colon], &url[colon + 1..]);
+    if head.contains('/') {
+        return Err(unsupported());
+    }
+    let (user, host) = match head.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, head),
+    };
+    if user.is_none() && !host.contains('.') {
+        return Err(unsupported());
+    }
+    if let Some(u) = user
+        && !valid_user(u)
+    {
+        return Err(bad_url(url, "invalid user name"));
+    }
+    if !valid_host(host) {
+        return Err(bad_url(url, "invalid host name"));
+    }
+    if path.starts_with('-') || path.contains(['?', '#']) {
+        return Err(bad_url(url, "invalid repository path"));
+    }
+    let absolute = path.starts_with('/');
+    let norm = normalise_remote_path(path);
+    if norm.is_empty() {
+        return Err(bad_url(url, "it has no repository path"));
+    }
+    // `host:path` is relative to the home directory: `ssh://host/~/path` in URL form.
+    let mut key = String::from("ssh://");
+    if let Some(u) = user {
+        key.push_str(u);
+        key.push('@');
+    }
+    key.push_str(&host.to_ascii_lowercase());
+    key.push_str(if absolute { "/" } else { "/~/" });
+    key.push_str(&norm);
+    Ok(RepoUrl {
+        original: url.to_string(),
+        key,
+        kind: UrlKind::Scp,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refs
+// ---------------------------------------------------------------------------------------------
+
+/// The rules of `git check-ref-format --branch`, in Rust (plus a length cap and no `HEAD`).
+pub fn validate_ref(r: &str) -> Result<(), RepoError> {
+    let bad = |reason: &'static str| {
+        Err(RepoError::InvalidRef {
+            reference: r.to_string(),
+            reason,
+        })
+    };
+    if r.is_empty() {
+        return bad("it is empty");
+    }
+    if r.len() > MAX_REF_LEN {
+        return bad("it is longer than 255 bytes");
+    }
+    if r.starts_with('-') {
+        return bad("it must not start with '-'");
+    }
+    if r == "@" || r == "HEAD" {
+        return bad("it is not a branch name");
+    }
+    if r.chars()
+        .any(|c| c.is_control() || c == ' ' || c == '\u{7f}')
+    {
+        return bad("it contains a space or control character");
+    }
+    if r.contains(['~', '^', ':', '?', '*', '[', '\\']) {
+        return bad("it contains one of ~ ^ : ? * [ \\");
+    }
+    if r.contains("..") {
+        return bad("it contains '..'");
+    }
+    if r.contains("@{") {
+        return bad("it contains '@{'");
+    }
+    if r.starts_with('/') || r.ends_with('/') || r.contains("//") {
+        return bad("it has an empty path component");
+    }
+    if r.ends_with('.') {
+        return bad("it ends with '.'");
+    }
+    for comp in r.split('/') {
+        if comp.starts_with('.') {
+            return bad("a component starts with '.'");
+        }
+        if comp.ends_with(".lock") {
+            return bad("a component ends with '.lock'");
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lock
+// ---------------------------------------------------------------------------------------------
+
+/// An exclusive lock on one cache (`{root}/{key}.lock`), released on drop.
+pub(crate) struct RepoLock {
+    file: File,
+}
+
+impl Drop for RepoLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock anyway; unlocking first is explicit.
+        let _ = self.file.unlock();
+    }
+}
+
+/// `{repo_dir}.lock`, next to the cache directory.
+pub(crate) fn lock_path_for(repo_dir: &Path) -> PathBuf {
+    let mut s = repo_dir.as_os_str().to_os_string();
+    s.push(".lock");
+    PathBuf::from(s)
+}
+
+/// Take the lock of the cache at `repo_dir`. `File::lock` blocks, so it waits on the blocking
+/// pool, never on a runtime thread.
+pub(crate) async fn lock_repo(repo_dir: &Path) -> Result<RepoLock, RepoError> {
+    let path = lock_path_for(repo_dir);
+    let task_path = path.clone();
+    let joined = tokio::task::spawn_blocking(move || -> io::Result<File> {
+        if let Some(parent) = task_path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&task_path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| RepoError::Io {
+        context: "lock task failed for",
+        path: path.clone(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    let file = joined.map_err(io_err("cannot lock", &path))?;
+    Ok(RepoLock { file })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache
+// ---------------------------------------------------------------------------------------------
+
+/// The clone cache: one bare clone per normalised URL under `root`.
+#[derive(Debug, Clone)]
+pub struct RepoCache {
+    root: PathBuf,
+    git: Git,
+}
+
+impl RepoCache {
+    pub fn new(root: impl Into<PathBuf>, git: Git) -> Self {
+        let root = root.into();
+        let root = std::path::absolute(&root).unwrap_or(root);
+        RepoCache { root, git }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn git(&self) -> &Git {
+        &self.git
+    }
+
+    /// Where the bare clone of `url` lives (or will).
+    pub fn repo_dir(&self, url: &RepoUrl) -> PathBuf {
+        self.root.join(url.cache_name())
+    }
+
+    /// Make a fresh worktree for a job: clone (first time) or fetch, resolve the base, add the
+    /// worktree on a new branch. The repo lock is held for these steps only.
+    ///
+    /// Branch: `agenticore/<short id>`; if that exists (short ids are the v7 timestamp prefix,
+    /// so jobs started within about a minute share one), `agenticore/<full id>`; if that
+    /// exists too (the same job prepared again, e.g. a retry), it is this job's own branch and
+    /// is reset to the new base (`-B`).
+    pub async fn prepare(
+        &self,
+        url: &RepoUrl,
+        base_ref: Option<&str>,
+        job_id: JobId,
+        worktree_dir: &Path,
+    ) -> Result<Worktree, RepoError> {
+        if let Some(b) = base_ref {
+            validate_ref(b)?;
+        }
+        let worktree_dir = std::path::absolute(worktree_dir)
+            .map_err(io_err("invalid worktree path", worktree_dir))?;
+        let repo_dir = self.repo_dir(url);
+        let _lock = lock_repo(&repo_dir).await?;
+
+        let fresh = self.ensure_clone(url, &repo_dir).await?;
+        let gd = git_dir_arg(&repo_dir);
+        let fetch = async {
+            if fresh {
+                Ok(())
+            } else {
+                self.git
+                    .run(
+                        &self.root,
+                        &os_args![gd, "fetch", "--prune", "--quiet", "origin"],
+                    )
+                    .await
+                    .map(drop)
+                    .map_err(git_err(format!("fetching {url}")))
+            }
+        };
+        let head = async {
+            match base_ref {
+                Some(_) => None,
+                None => Some(self.remote_head(&repo_dir).await),
+            }
+        };
+        let (fetched, head) = tokio::join!(fetch, head);
+        fetched?;
+
+        let base = match (base_ref, head) {
+            (Some(b), _) => b.to_string(),
+            (None, Some(Some(name))) => name,
+            (None, _) => self.cached_default_branch(url, &repo_dir).await?,
+        };
+        let Some(base_commit) = self.remote_branch_commit(&repo_dir, &base).await? else {
+            let branches = self.remote_branches(&repo_dir).await?;
+            return Err(if base_ref.is_some() {
+                RepoError::BaseRefNotFound {
+                    base,
+                    url: url.to_string(),
+                    branches,
+                }
+            } else {
+                RepoError::NoDefaultBranch {
+                    url: url.to_string(),
+                    branches,
+                }
+            });
+        };
+
+        self.git
+            .run(&self.root, &os_args![gd, "worktree", "prune"])
+            .await
+            .map_err(git_err("pruning worktrees"))?;
+        let (branch, reset) = self.pick_branch(&repo_dir, job_id).await?;
+        if let Some(parent) = worktree_dir.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(io_err("cannot create", parent))?;
+        }
+        let flag = if reset { "-B" } else { "-b" };
+        let args = os_args![
+            gd,
+            "worktree",
+            "add",
+            "--quiet",
+            flag,
+            branch,
+            "--",
+            worktree_dir,
+            base_commit,
+        ];
+        self.git
+            .run(&self.root, &args)
+            .await
+            .map_err(git_err(format!(
+                "adding worktree {} for {url}",
+                worktree_dir.display()
+            )))?;
+        tracing::info!(%url, base = %base, commit = %base_commit, %branch,
+            worktree = %worktree_dir.display(), "worktree ready");
+        Ok(Worktree {
+            path: worktree_dir,
+            branch,
+            base_ref: base,
+            base_commit,
+            repo_dir,
+        })
+    }
+
+    /// Make sure `repo_dir` is a usable bare clone; returns true when it was cloned just now
+    /// (and so is already fetched). Caller holds the lock.
+    async fn ensure_clone(&self, url: &RepoUrl, repo_dir: &Path) -> Result<bool, RepoError> {
+        self.remove_stale_temps(url).await?;
+        if tokio::fs::try_exists(repo_dir)
+            .await
+            .map_err(io_err("cannot read", repo_dir))?
+        {
+            if self.is_healthy(repo_dir).await? {
+                return Ok(false);
+            }
+            tracing::warn!(dir = %repo_dir.display(), %url, "repo cache is broken: cloning again");
+            remove_path(repo_dir).await?;
+        }
+
+        let tmp = self.root.join(format!(
+            ".{}.tmp-{}",
+            url.cache_name(),
+            uuid::Uuid::now_v7().simple()
+        ));
+        let result = self.clone_into(url, &tmp).await;
+        if let Err(e) = result {
+            let _ = tokio::fs::remove_dir_all(&tmp).await;
+            return Err(e);
+        }
+        if let Err(e) = tokio::fs::rename(&tmp, repo_dir).await {
+            let _ = tokio::fs::remove_dir_all(&tmp).await;
+            return Err(io_err("cannot move clone into", repo_dir)(e));
+        }
+        tracing::info!(%url, dir = %repo_dir.display(), "cloned");
+        Ok(true)
+    }
+
+    /// `git init --bare`, `remote add origin`, `fetch`: a bare clone with `origin/*` refs and no
+    /// copied `refs/heads/*`.
+    async fn clone_into(&self, url: &RepoUrl, tmp: &Path) -> Result<(), RepoError> {
+        let clone_err = |source| RepoError::Clone {
+            url: url.to_string(),
+            source,
+        };
+        let gd = git_dir_arg(tmp);
+        self.git
+            .run(
+                &self.root,
+                &os_args!["init", "--bare", "--quiet", "--", tmp],
+            )
+            .await
+            .map_err(clone_err)?;
+        self.git
+            .run(
+                &self.root,
+                &os_args![gd, "remote", "add", "--", "origin", url.as_str()],
+            )
+            .await
+            .map_err(clone_err)?;
+        self.git
+            .run(
+                &self.root,
+                &os_args![gd, "fetch", "--prune", "--quiet", "origin"],
+            )
+            .await
+            .map_err(clone_err)?;
+        Ok(())
+    }
+
+    /// A bare repository with an `origin` remote. A git that failed to start is an error, not a
+    /// reason to delete the cache.
+    async fn is_healthy(&self, repo_dir: &Path) -> Result<bool, RepoError> {
+        let gd = git_dir_arg(repo_dir);
+        let checks: [&[&OsStr]; 2] = [
+            &os_args![gd, "rev-parse", "--is-bare-repository"],
+            &os_args![gd, "config", "--get", "remote.origin.url"],
+        ];
+        for (i, args) in checks.iter().enumerate() {
+            match self.git.run(&self.root, args).await {
+                Ok(out) if i == 0 && out.trim() != "true" => return Ok(false),
+                Ok(_) => {}
+                Err(e) if e.is_failure() => return Ok(false),
+                Err(e) => return Err(git_err("checking the repo cache")(e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Delete `.{key}.tmp-*` left by a crash mid-clone. Caller holds the lock.
+    async fn remove_stale_temps(&self, url: &RepoUrl) -> Result<(), RepoError> {
+        let prefix = format!(".{}.tmp-", url.cache_name());
+        let mut entries = match tokio::fs::read_dir(&self.root).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("cannot read", &self.root)(e)),
+        };
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(io_err("cannot read", &self.root))?
+        {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                tracing::warn!(dir = %entry.path().display(), "removing an interrupted clone");
+                remove_path(&entry.path()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The remote's default branch, asked of the remote (`ls-remote --symref origin HEAD`).
+    /// `None` when the remote does not say; the answer is remembered as `origin/HEAD`.
+    async fn remote_head(&self, repo_dir: &Path) -> Option<String> {
+        let gd = git_dir_arg(repo_dir);
+        let out = match self
+            .git
+            .run(
+                &self.root,
+                &os_args![gd, "ls-remote", "--symref", "origin", "HEAD"],
+            )
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask the remote for its default branch");
+                return None;
+            }
+        };
+        let name = parse_symref_head(&out)?;
+        let target = format!("refs/remotes/origin/{name}");
+        if let Err(e) = self
+            .git
+            .run(
+                &self.root,
+                &os_args![gd, "symbolic-ref", "refs/remotes/origin/HEAD", target],
+            )
+            .await
+        {
+            tracing::debug!(error = %e, "cannot record origin/HEAD");
+        }
+        Some(name)
+    }
+
+    /// When the remote did not name its default branch: the remembered `origin/HEAD`, else
+    /// `main`, else `master`, else the only branch.
+    async fn cached_default_branch(
+        &self,
+        url: &RepoUrl,
+        repo_dir: &Path,
+    ) -> Result<String, RepoError> {
+        let gd = git_dir_arg(repo_dir);
+        if let Ok(out) = self
+            .git
+            .run(
+                &self.root,
+                &os_args![gd, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"],
+            )
+            .await
+            && let Some(name) = out.trim().strip_prefix("refs/remotes/origin/")
+            && validate_ref(name).is_ok()
+        {
+            return Ok(name.to_string());
+        }
+        let branches = self.remote_branches(repo_dir).await?;
+        for candidate in ["main", "master"] {
+            if branches.iter().any(|b| b == candidate) {
+                return Ok(candidate.to_string());
+            }
+        }
+        if let [only] = branches.as_slice() {
+            return Ok(only.clone());
+        }
+        Err(RepoError::NoDefaultBranch {
+            url: url.to_string(),
+            branches,
+        })
+    }
+
+    /// The commit of `origin/<branch>`, or `None` when there is no such branch.
+    async fn remote_branch_commit(
+        &self,
+        repo_dir: &Path,
+        branch: &str,
+    ) -> Result<Option<String>, RepoError> {
+        let gd = git_dir_arg(repo_dir);
+        let spec = format!("refs/remotes/origin/{branch}^{{commit}}");
+        match self
+            .git
+            .run(
+                &self.root,
+                &os_args![
+                    gd,
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    "--end-of-options",
+                    spec,
+                ],
+            )
+            .await
+        {
+            Ok(out) => {
+                let sha = out.trim();
+                if sha.len() >= 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    Ok(Some(sha.to_string()))
+                } else {
+                    Err(RepoError::Parse {
+                        what: "rev-parse",
+                        output: out,
+                    })
+                }
+            }
+            Err(e) if e.exit_code() == Some(1) => Ok(None),
+            Err(e) => Err(git_err(format!("resolving origin/{branch}"))(e)),
+        }
+    }
+
+    /// Names of the remote's branches (`origin/*` without `HEAD`), sorted.
+    async fn remote_branches(&self, repo_dir: &Path) -> Result<Vec<String>, RepoError> {
+        let gd = git_dir_arg(repo_dir);
+        let out = self
+            .git
+            .run(
+                &self.root,
+                &os_args![
+                    gd,
+                    "for-each-ref",
+                    "--format=%(refname:lstrip=3)",
+                    "--",
+                    "refs/remotes/origin/",
+                ],
+            )
+            .await
+            .map_err(git_err("listing branches"))?;
+        let mut names: Vec<String> = out
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && *l != "HEAD")
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// `agenticore/<short>`, else `agenticore/<full id>`; the flag says "reset an existing
+    /// branch of this same job" (`-B`). Caller holds the lock, so check-then-add is race-free.
+    async fn pick_branch(
+        &self,
+        repo_dir: &Path,
+        job_id: JobId,
+    ) -> Result<(String, bool), RepoError> {
+        let short = format!("{BRANCH_PREFIX}{}", job_id.short());
+        let full = format!("{BRANCH_PREFIX}{job_id}");
+        let gd = git_dir_arg(repo_dir);
+        let short_ref = format!("refs/heads/{short}");
+        let full_ref = format!("refs/heads/{full}");
+        let out = self
+            .git
+            .run(
+                &self.root,
+                &os_args![
+                    gd,
+                    "for-each-ref",
+                    "--format=%(refname)",
+                    "--",
+                    short_ref,
+                    full_ref,
+                ],
+            )
+            .await
+            .map_err(git_err("listing job branches"))?;
+        let existing: Vec<&str> = out.lines().map(str::trim).collect();
+        if !existing.contains(&short_ref.as_str()) {
+            Ok((short, false))
+        } else if !existing.contains(&full_ref.as_str()) {
+            Ok((full, false))
+        } else {
+            tracing::warn!(branch = %full, "job branch exists already: resetting it to the new base");
+            Ok((full, true))
+        }
+    }
+}
+
+/// `ref: refs/heads/<name>\tHEAD` from `git ls-remote --symref`.
+fn parse_symref_head(out: &str) -> Option<String> {
+    out.lines().find_map(|line| {
+        let rest = line.strip_prefix("ref: refs/heads/")?;
+        let (name, what) = rest.split_once('\t')?;
+        (what.trim() == "HEAD" && validate_ref(name).is_ok()).then(|| name.to_string())
+    })
+}
+
+async fn remove_path(path: &Path) -> Result<(), RepoError> {
+    let meta = match tokio::fs::symlink_metadata(path).await {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("cannot read", path)(e)),
+    };
+    let res = if meta.is_dir() {
+        tokio::fs::remove_dir_all(path).await
+    } else {
+        tokio::fs::remove_file(path).await
+    };
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("cannot remove", path)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_urls() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let local = dir.path().to_string_lossy().into_owned();
+        let cases: Vec<(String, UrlKind, String)> = vec![
+            (
+                "https://github.com/org/repo.git".into(),
+                UrlKind::Https,
+                "https://github.com/org/repo".into(),
+            ),
+            (
+                "HTTPS://GitHub.com:443/Org/Repo.git/".into(),
+                UrlKind::Https,
+                "https://github.com/Org/Repo".into(),
+            ),
+            (
+                "https://gitlab.example.com:8443/a/b/c".into(),
+                UrlKind::Https,
+                "https://gitlab.example.com:8443/a/b/c".into(),
+            ),
+            (
+                "http://git.local/x.git".into(),
+                UrlKind::Http,
+                "http://git.local/x".into(),
+            ),
+            (
+                "ssh://git@github.com:22/org/repo.git".into(),
+                UrlKind::Ssh,
+                "ssh://git@github.com/org/repo".into(),
+            ),
+            (
+                "ssh://[::1]:2222/srv/repo".into(),
+                UrlKind::Ssh,
+                "ssh://[::1]:2222/srv/repo".into(),
+            ),
+            (
+                "git@github.com:org/repo.git".into(),
+                UrlKind::Scp,
+                "ssh://git@github.com/~/org/repo".into(),
+            ),
+            (
+                "git@host:/srv/repo.git".into(),
+                UrlKind::Scp,
+                "ssh://git@host/srv/repo".into(),
+            ),
+            (
+                "file:///srv/git/repo.git".into(),
+                UrlKind::Local,
+                "file:///srv/git/repo.git".into(),
+            ),
+            (local.clone(), UrlKind::Local, format!("file://{local}")),
+            (
+                format!("{local}/"),
+                UrlKind::Local,
+                format!("file://{local}"),
+            ),
+        ];
+        for (url, kind, key) in cases {
+            let r = validate_repo_url(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(r.kind(), kind, "{url}");
+            assert_eq!(r.key(), key, "{url}");
+            assert_eq!(r.as_str(), url);
+        }
+    }
+
+    #[test]
+    fn bad_urls() {
+        let cases = [
+            "",
+            "   ",
+            "-oProxyCommand=x",
+            "--upload-pack=touch /tmp/x",
+            "ext::sh -c x",
+            "ext::sh",
+            "file::x",
+            "fd::17",
+            "https::github.com/x",
+            "ftp://x/y",
+            "javascript:alert(1)",
+            "git://github.com/org/repo",
+            "https://github.com/org/re po",
+            "https://github.com/org/repo\n",
+            "https://github.com/org/repo\nfoo",
+            "https://github.com/org/re\tpo",
+            "https://github.com",
+            "https://github.com/",
+            "https:///org/repo",
+            "https://-oProxyCommand=x/org/repo",
+            "ssh://-oProxyCommand=x/org/repo",
+            "ssh://git@-oProxyCommand=x/repo",
+            "https://github.com:99999/org/repo",
+            "https://github.com/org/repo?x=1",
+            "file://host/srv/repo",
+            "relative/path",
+            "host:repo",
+            "/nonexistent/agenticore/nope.git",
+        ];
+        for url in cases {
+            assert!(validate_repo_url(url).is_err(), "accepted {url:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_refused_and_never_echoed() {
+        for url in [
+            "https://u:s3cr3tT0ken@github.com/org/repo.git",
+            "https://ghp_s3cr3tT0ken@github.com/org/repo.git",
+            "http://u:s3cr3tT0ken@h/r",
+            "ssh://git:s3cr3tT0ken@h/r",
+            "git:s3cr3tT0ken@host:org/repo.git",
+            "ftp://u:s3cr3tT0ken@h/r",
+            "https://u:s3cr3tT0ken@h/r\n",
+        ] {
+            let err = validate_repo_url(url).expect_err(url);
+            assert!(matches!(err, RepoError::CredentialsInUrl), "{url}: {err}");
+            let msg = err.to_string();
+            assert!(!msg.contains("s3cr3tT0ken"), "{msg}");
+            assert!(msg.contains("GITHUB_TOKEN"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn spellings_share_a_cache() {
+        let a = validate_repo_url("https://GitHub.com/Org/Repo.git").expect("a");
+        let b = validate_repo_url("https://github.com/Org/Repo").expect("b");
+        let c = validate_repo_url("https://github.com:443/Org/Repo/").expect("c");
+        assert_eq!(a.cache_name(), b.cache_name());
+        assert_eq!(a.cache_name(), c.cache_name());
+        let name = a.cache_name();
+        assert!(name.starts_with("github.com-org-repo-"), "{name}");
+        assert_eq!(name.len(), "github.com-org-repo-".len() + 12);
+
+        let other = validate_repo_url("https://github.com/Org/Other").expect("other");
+        assert_ne!(a.cache_name(), other.cache_name());
+        let ssh = validate_repo_url("git@github.com:Org/Repo.git").expect("ssh");
+        assert_ne!(a.cache_name(), ssh.cache_name());
+        assert!(ssh.cache_name().starts_with("github.com-org-repo-"));
+    }
+
+    #[test]
+    fn good_refs() {
+        for r in [
+            "main",
+            "dev",
+            "feature/x-1",
+            "release/1.2",
+            "a.b",
+            "user@host",
+            "ü",
+        ] {
+            validate_ref(r).unwrap_or_else(|e| panic!("{r}: {e}"));
+        }
+    }
+
+    #[test]
+    fn bad_refs() {
+        let long = "a".repeat(300);
+        for r in [
+            "",
+            "-x",
+            "--orphan",
+            "a..b",
+            "@{",
+            "a@{1}",
+            "@",
+            "HEAD",
+            "x.lock",
+            "a/x.lock/b",
+            "a b",
+            "a\tb",
+            "a\nb",
+            "a~1",
+            "a^",
+            "a:b",
+            "a?",
+            "a*",
+            "a[b",
+            "a\\b",
+            "/a",
+            "a/",
+            "a//b",
+            ".a",
+            "a/.b",
+            "a.",
+            "a\u{7f}",
+            long.as_str(),
+        ] {
+            assert!(validate_ref(r).is_err(), "accepted {r:?}");
+        }
+    }
+
+    #[test]
+    fn symref_parsing() {
+        let out = "ref: refs/heads/trunk\tHEAD\n0123456789abcdef0123456789abcdef01234567\tHEAD\n";
+        assert_eq!(parse_symref_head(out).as_deref(), Some("trunk"));
+        assert_eq!(parse_symref_head("abc\tHEAD\n"), None);
+        assert_eq!(parse_symref_head("ref: refs/heads/-x\tHEAD\n"), None);
+    }
+
+    #[test]
+    fn lock_path_keeps_dotted_names() {
+        let p = lock_path_for(Path::new("/r/github.com-org-repo-abc"));
+        assert_eq!(p, Path::new("/r/github.com-org-repo-abc.lock"));
+    }
+}

@@ -20,9 +20,11 @@ impl JobId {
         JobId(Uuid::now_v7())
     }
 
-    /// The first 8 hex digits: used in branch names (`agenticore/<short>`) and tables.
+    /// The last 8 hex digits (random bits: the leading ones of a v7 id are a timestamp that
+    /// stays the same for a minute): used in branch names (`agenticore/<short>`).
     pub fn short(&self) -> String {
-        self.0.simple().to_string()[..8].to_string()
+        let s = self.0.simple().to_string();
+        s[s.len() - 8..].to_string()
     }
 
     pub fn as_uuid(&self) -> Uuid {

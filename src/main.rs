@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     let _ = args.next();
     let rest: Vec<std::ffi::OsString> = args.collect();
     // The per-job shim runs before anything else: no runtime, no config, no logging.
-    if rest.first().is_some_and(|a| a == agenticore::engine::shim::SHIM_ARG) {
+    if rest
+        .first()
+        .is_some_and(|a| a == agenticore::engine::shim::SHIM_ARG)
+    {
         let code = agenticore::engine::shim::run(rest.into_iter().skip(1).collect());
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }

@@ -26,11 +26,25 @@ fn submit_wait_runs_a_job_and_records_what_claude_reported() {
         serde_json::from_str(job["output"].as_str().expect("output")).expect("json output");
     assert_eq!(out["result"], "Done.");
     // The seed's keys come first, in order.
-    let keys: Vec<&str> = job.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(&keys[..7], ["id", "repo_url", "base_ref", "task", "profile", "status", "mode"]);
+    let keys: Vec<&str> = job
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        &keys[..7],
+        [
+            "id", "repo_url", "base_ref", "task", "profile", "status", "mode"
+        ]
+    );
     // The log holds claude's stream.
     let log = sb.run(&["logs", job["id"].as_str().unwrap()]);
-    assert!(stdout(&log).contains("claude | Working on it."), "{}", stdout(&log));
+    assert!(
+        stdout(&log).contains("claude | Working on it."),
+        "{}",
+        stdout(&log)
+    );
 }
 
 #[test]
@@ -49,15 +63,38 @@ fn the_prompt_goes_on_stdin_and_the_child_env_holds_no_secrets() {
     let r: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&rec).expect("record")).expect("json");
     let env = r["env"].as_object().expect("env");
-    for secret in ["REDIS_URL", "POSTGRES_URL", "GITHUB_TOKEN", "AGENTICORE_API_KEYS", "AWS_SECRET_ACCESS_KEY"] {
+    for secret in [
+        "REDIS_URL",
+        "POSTGRES_URL",
+        "GITHUB_TOKEN",
+        "AGENTICORE_API_KEYS",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
         assert!(!env.contains_key(secret), "{secret} leaked to claude");
     }
     assert_eq!(env["ANTHROPIC_API_KEY"], "sk-test");
     assert!(env.contains_key("AGENTICORE_JOB_ID"));
     assert!(r["stdin"].as_str().unwrap().contains("check env"));
-    let argv: Vec<&str> = r["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert!(!argv.iter().any(|a| a.contains("check env")), "task in argv: {argv:?}");
-    for flag in ["-p", "--output-format", "stream-json", "--verbose", "--model", "sonnet", "--max-turns", "80"] {
+    let argv: Vec<&str> = r["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        !argv.iter().any(|a| a.contains("check env")),
+        "task in argv: {argv:?}"
+    );
+    for flag in [
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--model",
+        "sonnet",
+        "--max-turns",
+        "80",
+    ] {
         assert!(argv.contains(&flag), "{flag} missing from {argv:?}");
     }
 }
@@ -65,16 +102,32 @@ fn the_prompt_goes_on_stdin_and_the_child_env_holds_no_secrets() {
 #[test]
 fn a_failing_claude_fails_the_job_with_the_reason() {
     let sb = Sandbox::new();
-    let (code, v) = sb.json(&["submit", "x [fake:exit=1;no_result=1;stderr=boom happened]", "--wait", "--json"]);
+    let (code, v) = sb.json(&[
+        "submit",
+        "x [fake:exit=1;no_result=1;stderr=boom happened]",
+        "--wait",
+        "--json",
+    ]);
     assert_eq!(code, 1);
     assert_eq!(v["job"]["status"], "failed");
     let err = v["job"]["error"].as_str().unwrap();
-    assert!(err.contains("exited with code 1") && err.contains("boom happened"), "{err}");
+    assert!(
+        err.contains("exited with code 1") && err.contains("boom happened"),
+        "{err}"
+    );
 
-    let (code, v) = sb.json(&["submit", "x [fake:exit=1;api_error=401]", "--wait", "--json"]);
+    let (code, v) = sb.json(&[
+        "submit",
+        "x [fake:exit=1;api_error=401]",
+        "--wait",
+        "--json",
+    ]);
     assert_eq!(code, 1);
     let err = v["job"]["error"].as_str().unwrap();
-    assert!(err.contains("HTTP 401") && err.contains("Invalid API key"), "{err}");
+    assert!(
+        err.contains("HTTP 401") && err.contains("Invalid API key"),
+        "{err}"
+    );
     assert_eq!(v["job"]["api_error_status"], 401);
 
     // is_error with exit 0 still fails.
@@ -83,7 +136,13 @@ fn a_failing_claude_fails_the_job_with_the_reason() {
 
     let (code, v) = sb.json(&["submit", "x [fake:max_turns=1;exit=1]", "--wait", "--json"]);
     assert_eq!(code, 1);
-    assert!(v["job"]["error"].as_str().unwrap().contains("maximum number of turns"), "{v}");
+    assert!(
+        v["job"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("maximum number of turns"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -96,7 +155,12 @@ fn denied_tool_calls_never_pass_for_a_clean_success() {
     let (_, v) = sb.json(&["jobs", "--json"]);
     let job = &v["jobs"][0];
     assert_eq!(job["permission_denials"][0]["tool_name"], "Write");
-    assert!(job["error"].as_str().unwrap().contains("denied 1 tool call"));
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("denied 1 tool call")
+    );
 }
 
 #[test]
@@ -105,22 +169,39 @@ fn a_missing_claude_binary_is_named() {
     let (code, v) = sb.json(&["submit", "x", "--wait", "--json"]);
     assert_eq!(code, 1);
     let err = v["job"]["error"].as_str().unwrap();
-    assert!(err.contains("/nonexistent/claude") && err.contains("AGENTICORE_CLAUDE_BINARY"), "{err}");
+    assert!(
+        err.contains("/nonexistent/claude") && err.contains("AGENTICORE_CLAUDE_BINARY"),
+        "{err}"
+    );
 }
 
 #[test]
 fn timeout_kills_every_process_of_the_job() {
     let sb = Sandbox::new();
     let (code, v) = sb.json(&[
-        "submit", "slow [fake:child=600;bg=600;sleep=60]", "--wait", "--json", "--timeout", "2",
+        "submit",
+        "slow [fake:child=600;bg=600;sleep=60]",
+        "--wait",
+        "--json",
+        "--timeout",
+        "2",
     ]);
     assert_eq!(code, 1, "{v}");
     let job = &v["job"];
     assert_eq!(job["status"], "failed");
-    assert!(job["error"].as_str().unwrap().contains("timed out after 2 s"), "{job}");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 2 s"),
+        "{job}"
+    );
     assert_eq!(job["timeout"]["kind"], "wall_clock");
     let id = job["id"].as_str().unwrap();
-    assert_eq!(wait_no_processes(id, Duration::from_secs(3)), Vec::<u32>::new());
+    assert_eq!(
+        wait_no_processes(id, Duration::from_secs(3)),
+        Vec::<u32>::new()
+    );
 }
 
 #[test]
@@ -128,14 +209,26 @@ fn stall_timeout_names_the_stall() {
     let sb = Sandbox::new().env("AGENTICORE_STALL_TIMEOUT", "1");
     let (code, v) = sb.json(&["submit", "x [fake:silent=30]", "--wait", "--json"]);
     assert_eq!(code, 1);
-    assert!(v["job"]["error"].as_str().unwrap().contains("no output from claude for 1 s"), "{v}");
-    assert_eq!(wait_no_processes(v["job"]["id"].as_str().unwrap(), Duration::from_secs(3)), Vec::<u32>::new());
+    assert!(
+        v["job"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no output from claude for 1 s"),
+        "{v}"
+    );
+    assert_eq!(
+        wait_no_processes(v["job"]["id"].as_str().unwrap(), Duration::from_secs(3)),
+        Vec::<u32>::new()
+    );
 }
 
 #[test]
 fn cancel_kills_a_running_job_and_it_stays_cancelled() {
     let sb = Sandbox::new();
-    let out = sb.run(&["submit", "long [fake:child=600;bg=600;sleep=60;ignore_term=1]"]);
+    let out = sb.run(&[
+        "submit",
+        "long [fake:child=600;bg=600;sleep=60;ignore_term=1]",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let id = stdout(&out).trim().to_string();
     sb.wait_status(&id, &["running"], Duration::from_secs(20));
@@ -148,7 +241,10 @@ fn cancel_kills_a_running_job_and_it_stays_cancelled() {
     let out = sb.run(&["cancel", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("cancelled"), "{}", stdout(&out));
-    assert_eq!(wait_no_processes(&id, Duration::from_secs(3)), Vec::<u32>::new());
+    assert_eq!(
+        wait_no_processes(&id, Duration::from_secs(3)),
+        Vec::<u32>::new()
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let job = sb.job(&id);
     assert_eq!(job["status"], "cancelled", "{job}");
@@ -180,7 +276,10 @@ fn the_cap_holds_under_a_burst_and_every_job_runs_once() {
     let log = sb.path().join("runs.log");
     let mut ids = Vec::new();
     for i in 0..6 {
-        let out = sb.run(&["submit", &format!("job {i} [fake:sleep=0.6;log={}]", log.display())]);
+        let out = sb.run(&[
+            "submit",
+            &format!("job {i} [fake:sleep=0.6;log={}]", log.display()),
+        ]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         ids.push(stdout(&out).trim().to_string());
     }
@@ -202,15 +301,28 @@ fn the_cap_holds_under_a_burst_and_every_job_runs_once() {
         now += d;
         peak = peak.max(now);
     }
-    assert!(peak <= 2, "{peak} jobs ran at once with a cap of 2:\n{text}");
+    assert!(
+        peak <= 2,
+        "{peak} jobs ran at once with a cap of 2:\n{text}"
+    );
     assert_eq!(peak, 2, "the cap was never used fully:\n{text}");
 }
 
 #[test]
 fn two_processes_share_one_store() {
     let sb = Sandbox::new();
-    let mut a = sb.cmd().args(["submit", "one [fake:sleep=0.5]", "--wait", "--json"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    let mut b = sb.cmd().args(["submit", "two [fake:sleep=0.5]", "--wait", "--json"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut a = sb
+        .cmd()
+        .args(["submit", "one [fake:sleep=0.5]", "--wait", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut b = sb
+        .cmd()
+        .args(["submit", "two [fake:sleep=0.5]", "--wait", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     assert!(a.wait().unwrap().success());
     assert!(b.wait().unwrap().success());
     let (_, v) = sb.json(&["jobs", "--json", "--status", "succeeded"]);
@@ -221,17 +333,29 @@ fn two_processes_share_one_store() {
 fn a_repo_job_commits_on_its_own_branch_and_the_worktree_is_removed() {
     let sb = Sandbox::new();
     let url = bare_remote(sb.path());
-    let (code, v) = sb.json(&["submit", "commit [fake:commit=1]", "--repo", &url, "--wait", "--json"]);
+    let (code, v) = sb.json(&[
+        "submit",
+        "commit [fake:commit=1]",
+        "--repo",
+        &url,
+        "--wait",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{v}");
     let job = &v["job"];
     let id = job["id"].as_str().unwrap();
     let branch = job["branch"].as_str().unwrap();
-    assert_eq!(branch, format!("agenticore/{}", &id.replace('-', "")[..8]));
+    assert_eq!(branch, format!("agenticore/{}", &id[id.len() - 8..]));
     let wt = job["worktree_path"].as_str().unwrap();
-    assert!(!std::path::Path::new(wt).exists(), "worktree {wt} left behind");
+    assert!(
+        !std::path::Path::new(wt).exists(),
+        "worktree {wt} left behind"
+    );
     // The commit is on the job's branch in the clone cache.
     let repos = sb.path().join("repos");
-    let cache = std::fs::read_dir(&repos).unwrap().flatten()
+    let cache = std::fs::read_dir(&repos)
+        .unwrap()
+        .flatten()
         .map(|e| e.path())
         .find(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "worktrees"))
         .expect("cache dir");
@@ -243,7 +367,15 @@ fn a_repo_job_commits_on_its_own_branch_and_the_worktree_is_removed() {
 fn a_failed_job_keeps_its_worktree_when_asked() {
     let sb = Sandbox::new();
     let url = bare_remote(sb.path());
-    let (code, v) = sb.json(&["submit", "x [fake:exit=2]", "--repo", &url, "--wait", "--json", "--keep-worktree"]);
+    let (code, v) = sb.json(&[
+        "submit",
+        "x [fake:exit=2]",
+        "--repo",
+        &url,
+        "--wait",
+        "--json",
+        "--keep-worktree",
+    ]);
     assert_eq!(code, 1);
     let wt = v["job"]["worktree_path"].as_str().unwrap();
     assert!(std::path::Path::new(wt).join("README.md").exists(), "{wt}");
@@ -253,22 +385,45 @@ fn a_failed_job_keeps_its_worktree_when_asked() {
 fn bad_input_is_refused_with_exit_2_or_4() {
     let sb = Sandbox::new();
     for (args, want_code, want_text) in [
-        (vec!["submit", "x", "--repo", "-oProxyCommand=evil"], 2, "-oProxyCommand"),
+        (
+            vec!["submit", "x", "--repo=-oProxyCommand=evil"],
+            2,
+            "-oProxyCommand",
+        ),
         (vec!["submit", "x", "--repo", "ext::sh -c evil"], 2, "ext::"),
-        (vec!["submit", "x", "--repo", "file:///tmp", "--base-ref", "--evil"], 2, "ref"),
+        (
+            vec!["submit", "x", "--repo", "file:///tmp", "--base-ref=--evil"],
+            2,
+            "ref",
+        ),
         (vec!["submit", "x", "--profile", "nope"], 2, "nope"),
         (vec!["submit", "   "], 2, "task"),
         (vec!["submit", "x", "--timeout", "0"], 2, "timeout"),
-        (vec!["submit", "x", "--session-id", "--dangerously"], 2, "session"),
+        (
+            vec!["submit", "x", "--session-id=--dangerously"],
+            2,
+            "session",
+        ),
         (vec!["job", "../../etc/passwd"], 4, "not a job id"),
-        (vec!["job", "0190a000-0000-7000-8000-000000000000"], 4, "not found"),
-        (vec!["cancel", "0190a000-0000-7000-8000-000000000000"], 4, "not found"),
+        (
+            vec!["job", "0190a000-0000-7000-8000-000000000000"],
+            4,
+            "not found",
+        ),
+        (
+            vec!["cancel", "0190a000-0000-7000-8000-000000000000"],
+            4,
+            "not found",
+        ),
         (vec!["jobs", "--status", "rejected"], 2, "unknown status"),
     ] {
         let out = sb.run(&args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(want_code), "{args:?}: {err}");
-        assert!(err.to_lowercase().contains(&want_text.to_lowercase()), "{args:?}: {err}");
+        assert!(
+            err.to_lowercase().contains(&want_text.to_lowercase()),
+            "{args:?}: {err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
 }
@@ -279,25 +434,41 @@ fn bad_config_names_the_key_and_its_source() {
     let out = sb.run(&["jobs"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("AGENTICORE_CLAUDE_TIMEOUT") && err.contains("soon"), "{err}");
+    assert!(
+        err.contains("AGENTICORE_CLAUDE_TIMEOUT") && err.contains("soon"),
+        "{err}"
+    );
 
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.home()).unwrap();
-    std::fs::write(sb.home().join("config.yml"), "repos:\n  max_parallel_jobs: lots\n").unwrap();
+    std::fs::write(
+        sb.home().join("config.yml"),
+        "repos:\n  max_parallel_jobs: lots\n",
+    )
+    .unwrap();
     let out = sb.run(&["config"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("config.yml:2") && err.contains("max_parallel_jobs"), "{err}");
+    assert!(
+        err.contains("config.yml:2") && err.contains("max_parallel_jobs"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_broken_profile_is_reported_with_file_and_line() {
     let sb = Sandbox::new();
-    sb.write_profile("mine", "name: mine\nclaude:\n  model: sonnet\n  max_turnz: 3\n");
+    sb.write_profile(
+        "mine",
+        "name: mine\nclaude:\n  model: sonnet\n  max_turnz: 3\n",
+    );
     let out = sb.run(&["submit", "x", "--profile", "mine"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("profile.yml") && err.contains("max_turnz"), "{err}");
+    assert!(
+        err.contains("profile.yml") && err.contains("max_turnz"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -305,7 +476,12 @@ fn ctrl_c_on_submit_wait_cancels_the_job_cleanly() {
     let sb = Sandbox::new();
     let child = sb
         .cmd()
-        .args(["submit", "long [fake:child=600;sleep=60]", "--wait", "--json"])
+        .args([
+            "submit",
+            "long [fake:child=600;sleep=60]",
+            "--wait",
+            "--json",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -362,8 +538,14 @@ fn a_job_whose_runner_was_killed_is_reconciled_and_its_processes_killed() {
     // The next command notices the dead owner, fails the job and kills what is left.
     let job = sb.job(&id);
     assert_eq!(job["status"], "failed", "{job}");
-    assert!(job["error"].as_str().unwrap().contains("interrupted"), "{job}");
-    assert_eq!(wait_no_processes(&id, Duration::from_secs(3)), Vec::<u32>::new());
+    assert!(
+        job["error"].as_str().unwrap().contains("interrupted"),
+        "{job}"
+    );
+    assert_eq!(
+        wait_no_processes(&id, Duration::from_secs(3)),
+        Vec::<u32>::new()
+    );
 }
 
 #[test]

@@ -21,28 +21,31 @@ pub async fn run(ctx: &Ctx, a: CancelArgs) -> CliResult {
             // Its runner (this machine's worker, a `submit --wait`, or a dead process that
             // reconcile catches) kills it; wait for the record to say so.
             let grace = ctx.config().claude.kill_grace_seconds;
-            let waited = tokio::time::timeout(
-                Duration::from_secs(grace + 30),
-                async {
-                    loop {
-                        ctx.engine.reconcile().await;
-                        if let Ok(j) = ctx.engine.get(id).await
-                            && j.status().is_terminal()
-                        {
-                            return j;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+            let waited = tokio::time::timeout(Duration::from_secs(grace + 30), async {
+                loop {
+                    ctx.engine.reconcile().await;
+                    if let Ok(j) = ctx.engine.get(id).await
+                        && j.status().is_terminal()
+                    {
+                        return j;
                     }
-                },
-            )
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
             .await;
             match waited {
                 Ok(job) => (job, "killed"),
-                Err(_) => (ctx.engine.get(id).await?, "cancel requested; its runner has not confirmed yet"),
+                Err(_) => (
+                    ctx.engine.get(id).await?,
+                    "cancel requested; its runner has not confirmed yet",
+                ),
             }
         }
         CancelOutcome::NotFound => {
-            return Err(CliError::new(exit::NOT_FOUND, format!("Job not found: {id}")));
+            return Err(CliError::new(
+                exit::NOT_FOUND,
+                format!("Job not found: {id}"),
+            ));
         }
     };
     if a.json {

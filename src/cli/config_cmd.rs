@@ -21,7 +21,12 @@ pub fn run(a: JsonArg) -> CliResult {
         print_json(&serde_json::json!({"success": true, "home": config.home, "config": list}));
     } else {
         let kw = entries.iter().map(|e| e.key.len()).max().unwrap_or(0);
-        let vw = entries.iter().map(|e| e.value.chars().count()).max().unwrap_or(0).min(50);
+        let vw = entries
+            .iter()
+            .map(|e| e.value.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(50);
         println!("# home: {}", config.home.display());
         for e in &entries {
             println!("{:<kw$}  {:<vw$}  ({})", e.key, e.value, e.source);

@@ -11,7 +11,10 @@ use super::{CliError, CliResult, exit};
 pub async fn run(ctx: &Ctx, a: JobsArgs) -> CliResult {
     let status = match a.status.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(s.parse::<Status>().map_err(|e| CliError::usage(e.to_string()))?),
+        Some(s) => Some(
+            s.parse::<Status>()
+                .map_err(|e| CliError::usage(e.to_string()))?,
+        ),
     };
     let cursor = match a.cursor.as_deref() {
         None => None,
@@ -34,7 +37,12 @@ pub async fn run(ctx: &Ctx, a: JobsArgs) -> CliResult {
             "cursor": page.next_cursor.map(|c| c.to_string()),
         }));
     } else if page.jobs.is_empty() {
-        eprintln!("No jobs{}.", status.map(|s| format!(" with status {s}")).unwrap_or_default());
+        eprintln!(
+            "No jobs{}.",
+            status
+                .map(|s| format!(" with status {s}"))
+                .unwrap_or_default()
+        );
     } else {
         print!("{}", jobs_table(&page.jobs));
         if let Some(c) = page.next_cursor {

@@ -36,10 +36,12 @@ pub async fn run(ctx: &Ctx, a: LogsArgs) -> CliResult {
     let mut line = String::new();
     loop {
         line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .await
-            .map_err(|e| CliError::new(exit::UNREACHABLE, format!("reading {}: {e}", path.display())))?;
+        let n = reader.read_line(&mut line).await.map_err(|e| {
+            CliError::new(
+                exit::UNREACHABLE,
+                format!("reading {}: {e}", path.display()),
+            )
+        })?;
         if n == 0 {
             if !a.follow || ctx.engine.get(id).await?.status().is_terminal() {
                 // One more read: lines written just before the job ended.
@@ -91,7 +93,9 @@ pub fn render(line: &str) -> Option<String> {
                 let mut fields = v.as_object()?.clone();
                 fields.remove("type");
                 let at = fields.remove("at");
-                let event = fields.remove("event").and_then(|e| e.as_str().map(str::to_string));
+                let event = fields
+                    .remove("event")
+                    .and_then(|e| e.as_str().map(str::to_string));
                 let _ = at;
                 Some(format!(
                     "[agenticore] {} {}",
@@ -148,9 +152,15 @@ pub fn render(line: &str) -> Option<String> {
         Some("result") => Some(format!(
             "[result] {}{} turns={} cost=${} | {}",
             s(&v, "subtype"),
-            if v.get("is_error").and_then(Value::as_bool) == Some(true) { " (error)" } else { "" },
+            if v.get("is_error").and_then(Value::as_bool) == Some(true) {
+                " (error)"
+            } else {
+                ""
+            },
             v.get("num_turns").map(Value::to_string).unwrap_or_default(),
-            v.get("total_cost_usd").map(Value::to_string).unwrap_or_default(),
+            v.get("total_cost_usd")
+                .map(Value::to_string)
+                .unwrap_or_default(),
             s(&v, "result")
         )),
         _ => None,

@@ -136,13 +136,23 @@ pub fn job_details(job: &Job) -> String {
     kv("worktree", p.worktree_path.clone().unwrap_or_default());
     kv("created", job.created_at.to_rfc3339());
     kv("time", elapsed(job));
-    if let JobState::Running { node, pid, cancel_requested, .. } = &job.state {
+    if let JobState::Running {
+        node,
+        pid,
+        cancel_requested,
+        ..
+    } = &job.state
+    {
         kv(
             "runner",
             format!(
                 "{node}{}{}",
                 pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
-                if *cancel_requested { ", cancel requested" } else { "" }
+                if *cancel_requested {
+                    ", cancel requested"
+                } else {
+                    ""
+                }
             ),
         );
     }
@@ -165,7 +175,10 @@ pub fn job_details(job: &Job) -> String {
     }
     kv(
         "exit code",
-        job.state.exit_code().map(|c| c.to_string()).unwrap_or_default(),
+        job.state
+            .exit_code()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
     );
     kv("pr", p.pr_url.clone().unwrap_or_default());
     if !p.permission_denials.is_empty() {
@@ -183,11 +196,15 @@ pub fn job_details(job: &Job) -> String {
         kv("MCP FAILED", p.mcp_failures.join("; "));
     }
     if let Some(e) = job.state.error() {
-        let label = if job.status() == Status::Cancelled { "reason" } else { "error" };
+        let label = if job.status() == Status::Cancelled {
+            "reason"
+        } else {
+            "error"
+        };
         kv(label, e.to_string());
     }
     if let Some(o) = &p.output {
-        out.push_str("\n");
+        out.push('\n');
         out.push_str(o.trim_end());
         out.push('\n');
     }

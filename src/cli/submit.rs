@@ -112,9 +112,9 @@ impl Display {
     fn new(quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let b = indicatif::ProgressBar::new_spinner();
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix} {wide_msg}")
-            {
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed:>4} {prefix} {wide_msg}",
+            ) {
                 b.set_style(style);
             }
             b.enable_steady_tick(Duration::from_millis(120));

@@ -61,12 +61,17 @@ fn spawn(config: &Config) {
         Err(_) => (Stdio::null(), Stdio::null()),
     };
     let mut cmd = Command::new(exe);
-    cmd.arg("__worker").stdin(Stdio::null()).stdout(out).stderr(err);
+    cmd.arg("__worker")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
     // SAFETY: setsid is async-signal-safe and touches no memory of ours; it detaches the
     // worker from the terminal's session so closing the shell does not kill it.
     unsafe {
         cmd.pre_exec(|| {
-            nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
         });
     }
     if let Err(e) = cmd.spawn() {
@@ -88,7 +93,8 @@ pub async fn run(ctx: &Ctx) -> CliResult {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {},
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
@@ -104,7 +110,13 @@ pub async fn run(ctx: &Ctx) -> CliResult {
         }
         // A job queued between our last look and the release would have found the lock
         // held: look once more now that it is free.
-        let queued = ctx.engine.store().counts().await.map(|c| c.queued).unwrap_or(0);
+        let queued = ctx
+            .engine
+            .store()
+            .counts()
+            .await
+            .map(|c| c.queued)
+            .unwrap_or(0);
         if queued == 0 {
             tracing::info!("worker idle, exiting");
             return Ok(exit::OK);

@@ -132,10 +132,7 @@ pub fn child_env(
     for (k, v) in &extra.profile_env {
         env.insert(k.clone(), v.clone());
     }
-    env.insert(
-        super::proctree::JOB_ENV.to_string(),
-        extra.job_id.clone(),
-    );
+    env.insert(super::proctree::JOB_ENV.to_string(), extra.job_id.clone());
     env
 }
 
@@ -323,7 +320,15 @@ fn summarize_tool_input(input: Option<&Value>) -> String {
     let Some(obj) = input.and_then(Value::as_object) else {
         return String::new();
     };
-    for key in ["command", "file_path", "path", "pattern", "url", "description", "prompt"] {
+    for key in [
+        "command",
+        "file_path",
+        "path",
+        "pattern",
+        "url",
+        "description",
+        "prompt",
+    ] {
         if let Some(s) = obj.get(key).and_then(Value::as_str) {
             return one_line(s, 120);
         }
@@ -357,7 +362,10 @@ mod tests {
         assert!(!r.is_error);
         assert_eq!(r.num_turns, Some(3));
         assert_eq!(r.cost_usd, Some(0.05365));
-        assert_eq!(r.result.as_deref(), Some("Created hello.txt and committed it."));
+        assert_eq!(
+            r.result.as_deref(),
+            Some("Created hello.txt and committed it.")
+        );
         assert_eq!(r.tokens.as_ref().map(|t| t.output), Some(108));
         assert!(events.iter().any(
             |e| matches!(e, EventKind::ToolUse { name, summary } if name == "Bash" && summary.contains("git commit"))

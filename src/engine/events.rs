@@ -74,7 +74,10 @@ impl JobEvent {
             },
             EventKind::Init { session_id, model } => format!(
                 "session {session_id}{}",
-                model.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()
+                model
+                    .as_ref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
             ),
             EventKind::Assistant { text } => format!("claude: {}", one_line(text, 100)),
             EventKind::ToolUse { name, summary } => {
@@ -89,7 +92,9 @@ impl JobEvent {
             } => format!(
                 "result {subtype}{}{}{}",
                 if *is_error { " (error)" } else { "" },
-                num_turns.map(|n| format!(", {n} turns")).unwrap_or_default(),
+                num_turns
+                    .map(|n| format!(", {n} turns"))
+                    .unwrap_or_default(),
                 cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default()
             ),
         })
@@ -98,7 +103,11 @@ impl JobEvent {
 
 /// The first line of `s`, cut to `max` characters with an ellipsis.
 pub fn one_line(s: &str, max: usize) -> String {
-    let first = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let first = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     truncate_chars(first, max)
 }
 

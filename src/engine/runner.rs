@@ -122,7 +122,8 @@ pub async fn run(
                 "could not start the job process ({}): {e}",
                 plan.shim_exe.display()
             );
-            log.note(json!({"event": "spawn_failed", "error": error})).await;
+            log.note(json!({"event": "spawn_failed", "error": error}))
+                .await;
             return (
                 Outcome::Failed {
                     exit_code: None,
@@ -259,9 +260,17 @@ pub async fn run(
     kill_tree(plan, pid).await;
 
     let code = exit.map(exit_code);
-    log.note(json!({"event": "exited", "exit_code": code})).await;
-    report.output = report.stream.result.as_ref().map(|r| bounded_output(plan.output_mode, r, &report.stream));
-    if report.output.is_none() && plan.output_mode == OutputMode::StreamJson && !report.stream.tail.is_empty() {
+    log.note(json!({"event": "exited", "exit_code": code}))
+        .await;
+    report.output = report
+        .stream
+        .result
+        .as_ref()
+        .map(|r| bounded_output(plan.output_mode, r, &report.stream));
+    if report.output.is_none()
+        && plan.output_mode == OutputMode::StreamJson
+        && !report.stream.tail.is_empty()
+    {
         report.output = Some(tail_chars(&report.stream.tail, OUTPUT_LIMIT_CHARS).to_string());
     }
     let outcome = classify(plan, code, stop, &report);
@@ -296,11 +305,10 @@ async fn begin_stop(plan: &RunPlan, pid: Option<u32>) {
 /// SIGSTOP + SIGKILL every process of the job until none is left.
 async fn kill_tree(plan: &RunPlan, pid: Option<u32>) {
     let id = plan.job_id.to_string();
-    let left = tokio::task::spawn_blocking(move || {
-        proctree::kill_all(pid, &id, Duration::from_secs(5))
-    })
-    .await
-    .unwrap_or_default();
+    let left =
+        tokio::task::spawn_blocking(move || proctree::kill_all(pid, &id, Duration::from_secs(5)))
+            .await
+            .unwrap_or_default();
     if !left.is_empty() {
         tracing::error!(job = %plan.job_id, ?left, "processes of the job survived SIGKILL");
     }
@@ -360,11 +368,9 @@ fn classify(
     };
     let Some(r) = &report.stream.result else {
         return match code {
-            Some(EXIT_SPAWN_FAILED) if !stderr_tail.is_empty() => failed(
-                stderr_tail
-                    .trim_start_matches("agenticore: ")
-                    .to_string(),
-            ),
+            Some(EXIT_SPAWN_FAILED) if !stderr_tail.is_empty() => {
+                failed(stderr_tail.trim_start_matches("agenticore: ").to_string())
+            }
             Some(c) => failed(format!(
                 "claude exited with code {c} without a result{}",
                 if stderr_tail.is_empty() {

@@ -77,7 +77,7 @@ impl Engine {
     /// `std::env::current_exe()`); it is re-run as the per-job shim.
     pub fn new(config: Config, store: Arc<dyn JobStore>, shim_exe: PathBuf) -> Engine {
         let profiles = Profiles::load(&config.profiles_dir());
-        let git = Git::new(config.github.token.clone());
+        let git = Git::new().with_token(config.github.token.clone().map(super::git::Secret::new));
         let repos = RepoCache::new(config.repos.root.clone(), git.clone());
         let (events, _) = broadcast::channel(1024);
         Engine {
@@ -201,7 +201,11 @@ impl Engine {
             profile,
             session_id,
             timeout_seconds: req.timeout_seconds,
-            mode: if req.wait { Mode::Sync } else { Mode::FireAndForget },
+            mode: if req.wait {
+                Mode::Sync
+            } else {
+                Mode::FireAndForget
+            },
             ttl_seconds: self.inner.config.repos.job_ttl_seconds,
             keep_worktree_on_failure: req.keep_worktree_on_failure,
         })

@@ -126,7 +126,9 @@ pub fn job_processes(id: &str) -> Vec<u32> {
             continue;
         };
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next());
+        let state = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.trim_start().chars().next());
         if state == Some(Some('Z')) || stat.is_empty() {
             continue;
         }
@@ -178,6 +180,15 @@ pub fn bare_remote(dir: &Path) -> String {
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-q", "-m", "init"]);
     let bare = dir.join("remote.git");
-    git(dir, &["clone", "-q", "--bare", work.to_str().expect("utf8"), bare.to_str().expect("utf8")]);
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf8"),
+            bare.to_str().expect("utf8"),
+        ],
+    );
     format!("file://{}", bare.display())
 }

@@ -133,7 +133,8 @@ pub fn job_details(job: &Job) -> String {
     kv("repo", job.spec.repo_url.clone().unwrap_or_default());
     kv("base ref", job.spec.base_ref.clone().unwrap_or_default());
     kv("branch", p.branch.clone().unwrap_or_default());
-    kv("worktree", p.worktree_path.clone().unwrap_or_default());
+    let wd_label = if p.branch.is_some() { "worktree" } else { "workdir" };
+    kv(wd_label, p.worktree_path.clone().unwrap_or_default());
     kv("created", job.created_at.to_rfc3339());
     kv("time", elapsed(job));
     if let JobState::Running {
@@ -205,7 +206,7 @@ pub fn job_details(job: &Job) -> String {
     }
     if let Some(o) = &p.output {
         out.push('\n');
-        out.push_str(o.trim_end());
+        out.push_str(readable_output(o).trim_end());
         out.push('\n');
     }
     out
@@ -219,4 +220,17 @@ pub fn job_exit_code(job: &Job) -> u8 {
         Status::Failed => super::exit::JOB_FAILED,
         Status::Queued | Status::Running => super::exit::OK,
     }
+}
+
+/// For people, a JSON result event (profiles with `output_format: json`) reads best as its
+/// result text; anything else is shown as stored.
+fn readable_output(output: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(output)
+        .ok()
+        .and_then(|v| {
+            (v.get("type")?.as_str()? == "result")
+                .then(|| v.get("result")?.as_str().map(str::to_string))
+                .flatten()
+        })
+        .unwrap_or_else(|| output.to_string())
 }

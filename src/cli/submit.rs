@@ -61,6 +61,8 @@ pub async fn run(ctx: &Ctx, a: SubmitArgs) -> CliResult {
 /// it is terminal. The first Ctrl-C cancels the job; the run ends when its processes are dead.
 async fn run_and_watch(ctx: &Ctx, id: JobId, quiet: bool) -> Result<Job, CliError> {
     let engine = ctx.engine.clone();
+    // Subscribe before the scheduler starts, so no event of the run is missed.
+    let mut events = engine.subscribe();
     let shutdown = CancellationToken::new();
     let sched = {
         let engine = engine.clone();
@@ -69,7 +71,6 @@ async fn run_and_watch(ctx: &Ctx, id: JobId, quiet: bool) -> Result<Job, CliErro
     };
     let mut display = Display::new(quiet);
     display.line(&format!("job {id} queued"));
-    let mut events = engine.subscribe();
     let mut cancelled = false;
     let mut poll = tokio::time::interval(Duration::from_millis(500));
     let job = loop {

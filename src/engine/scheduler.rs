@@ -145,6 +145,9 @@ impl Engine {
     /// what one-shot commands call so that they never show a dead job as running.
     pub async fn reconcile(&self) {
         self.heartbeat_and_reap().await;
+        if let Err(e) = self.inner.store.expire(chrono::Utc::now()).await {
+            tracing::warn!("expiring old jobs failed: {e}");
+        }
     }
 
     /// Renew our leases, pick up cancels requested elsewhere, and reap dead owners' jobs.

@@ -486,18 +486,8 @@ fn ctrl_c_on_submit_wait_cancels_the_job_cleanly() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the job to be running with its grandchild.
-    let t0 = std::time::Instant::now();
-    let id = loop {
-        let (_, v) = sb.json(&["jobs", "--json", "--status", "running"]);
-        if let Some(id) = v["jobs"][0]["id"].as_str()
-            && job_processes(id).len() >= 3
-        {
-            break id.to_string();
-        }
-        assert!(t0.elapsed() < Duration::from_secs(20), "job never ran");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // Wait for the job to be running with its grandchild (shim, claude, sleep).
+    let id = running_job_with_processes(&sb, 3);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -520,17 +510,7 @@ fn a_job_whose_runner_was_killed_is_reconciled_and_its_processes_killed() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let t0 = std::time::Instant::now();
-    let id = loop {
-        let (_, v) = sb.json(&["jobs", "--json", "--status", "running"]);
-        if let Some(id) = v["jobs"][0]["id"].as_str()
-            && job_processes(id).len() >= 3
-        {
-            break id.to_string();
-        }
-        assert!(t0.elapsed() < Duration::from_secs(20), "job never ran");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let id = running_job_with_processes(&sb, 3);
     // kill -9 the runner: its shim, claude and the grandchild survive it.
     child.kill().unwrap();
     child.wait().unwrap();

@@ -33,6 +33,21 @@ impl Ctx {
     pub fn config(&self) -> &Config {
         self.engine.config()
     }
+
+    /// Before showing jobs: reap those whose runner died, and make sure queued jobs have a
+    /// worker (it may have crashed), so nothing waits forever unseen.
+    pub async fn reconcile(&self) {
+        self.engine.reconcile().await;
+        if self
+            .engine
+            .store()
+            .counts()
+            .await
+            .is_ok_and(|c| c.queued > 0)
+        {
+            super::worker::ensure_running(self.config());
+        }
+    }
 }
 
 pub fn load_config() -> Result<Config, CliError> {

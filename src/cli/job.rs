@@ -7,7 +7,7 @@ use super::{CliResult, exit};
 
 pub async fn run(ctx: &Ctx, a: JobArgs) -> CliResult {
     let id = parse_id(&a.id)?;
-    ctx.engine.reconcile().await;
+    ctx.reconcile().await;
     let job = ctx.engine.get(id).await?;
     if a.json {
         print_json(&serde_json::json!({"success": true, "job": job_value(&job)}));

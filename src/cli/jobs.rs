@@ -20,7 +20,7 @@ pub async fn run(ctx: &Ctx, a: JobsArgs) -> CliResult {
         None => None,
         Some(c) => Some(parse_id(c).map_err(|e| CliError::usage(e.message))?),
     };
-    ctx.engine.reconcile().await;
+    ctx.reconcile().await;
     let page = ctx
         .engine
         .list(ListFilter {

@@ -133,7 +133,11 @@ pub fn job_details(job: &Job) -> String {
     kv("repo", job.spec.repo_url.clone().unwrap_or_default());
     kv("base ref", job.spec.base_ref.clone().unwrap_or_default());
     kv("branch", p.branch.clone().unwrap_or_default());
-    let wd_label = if p.branch.is_some() { "worktree" } else { "workdir" };
+    let wd_label = if p.branch.is_some() {
+        "worktree"
+    } else {
+        "workdir"
+    };
     kv(wd_label, p.worktree_path.clone().unwrap_or_default());
     kv("created", job.created_at.to_rfc3339());
     kv("time", elapsed(job));

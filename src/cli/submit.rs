@@ -73,6 +73,7 @@ async fn run_and_watch(ctx: &Ctx, id: JobId, quiet: bool) -> Result<Job, CliErro
     display.line(&format!("job {id} queued"));
     let mut cancelled = false;
     let mut poll = tokio::time::interval(Duration::from_millis(500));
+    let mut ticks: u64 = 0;
     let job = loop {
         tokio::select! {
             ev = events.recv() => {
@@ -88,6 +89,11 @@ async fn run_and_watch(ctx: &Ctx, id: JobId, quiet: bool) -> Result<Job, CliErro
                 }
             }
             _ = poll.tick() => {
+                ticks += 1;
+                if ticks.is_multiple_of(4) {
+                    // If another process runs our job and dies, this is what notices.
+                    engine.reconcile().await;
+                }
                 let job = engine.get(id).await?;
                 if job.status().is_terminal() {
                     break job;
@@ -106,7 +112,9 @@ async fn run_and_watch(ctx: &Ctx, id: JobId, quiet: bool) -> Result<Job, CliErro
 struct Display {
     bar: Option<indicatif::ProgressBar>,
     quiet: bool,
-    last_turns: Option<u64>,
+    status: String,
+    turns: u64,
+    cost: Option<f64>,
 }
 
 impl Display {
@@ -124,7 +132,9 @@ impl Display {
         Display {
             bar,
             quiet,
-            last_turns: None,
+            status: "queued".into(),
+            turns: 0,
+            cost: None,
         }
     }
 
@@ -139,12 +149,21 @@ impl Display {
     }
 
     fn event(&mut self, ev: &JobEvent) {
-        if let EventKind::Turn { turns } = ev.kind {
-            self.last_turns = Some(turns);
-            if let Some(b) = &self.bar {
-                b.set_prefix(format!("turn {turns}"));
+        match &ev.kind {
+            EventKind::Turn { turns } => {
+                self.turns = self.turns.max(*turns);
+                self.set_prefix();
+                return;
             }
-            return;
+            EventKind::Status { status, .. } => {
+                self.status = status.to_string();
+                self.set_prefix();
+            }
+            EventKind::Result { cost_usd, .. } => {
+                self.cost = cost_usd.or(self.cost);
+                self.set_prefix();
+            }
+            _ => {}
         }
         if let Some(text) = ev.describe() {
             match &self.bar {
@@ -154,15 +173,18 @@ impl Display {
         }
     }
 
+    /// What the store says (the job may be run by another process, whose events we do not see).
     fn progress(&mut self, job: &Job) {
+        self.status = job.status().to_string();
+        self.turns = self.turns.max(job.progress.num_turns.unwrap_or(0));
+        self.cost = job.progress.cost_usd.or(self.cost);
+        self.set_prefix();
+    }
+
+    fn set_prefix(&self) {
         if let Some(b) = &self.bar {
-            let turns = job.progress.num_turns.unwrap_or(0);
-            let cost = job
-                .progress
-                .cost_usd
-                .map(|c| format!(" ${c:.4}"))
-                .unwrap_or_default();
-            b.set_prefix(format!("{} turn {turns}{cost}", job.status()));
+            let cost = self.cost.map(|c| format!(" ${c:.4}")).unwrap_or_default();
+            b.set_prefix(format!("{} turn {}{cost}", self.status, self.turns));
         }
     }
 

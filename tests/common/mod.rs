@@ -141,6 +141,24 @@ pub fn job_processes(id: &str) -> Vec<u32> {
     out
 }
 
+/// Wait (20 s at most) for a running job with at least `n` live processes; its id.
+pub fn running_job_with_processes(sb: &Sandbox, n: usize) -> String {
+    let t0 = Instant::now();
+    loop {
+        let (_, v) = sb.json(&["jobs", "--json", "--status", "running"]);
+        if let Some(id) = v["jobs"][0]["id"].as_str()
+            && job_processes(id).len() >= n
+        {
+            return id.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no running job with {n} processes"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Wait (bounded) until no process of the job is left; return what is left.
 pub fn wait_no_processes(id: &str, within: Duration) -> Vec<u32> {
     let deadline = Instant::now() + within;

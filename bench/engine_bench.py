@@ -32,7 +32,12 @@ def run_timed(argv, env, stdin=None):
 
 
 def rss_of_child_run(argv, env):
-    """Peak RSS of a child via wait4."""
+    """Peak RSS (KiB) of a command, by /usr/bin/time (a Python fork would count Python's own
+    pages before the exec); wait4 as a fallback."""
+    if os.path.exists("/usr/bin/time"):
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, check=True)
+        return int(p.stderr.decode().strip().splitlines()[-1])
     p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, _, ru = os.wait4(p.pid, 0)
     return ru.ru_maxrss
@@ -128,6 +133,8 @@ def main():
     res["jobs_wall_ms_after_runs"] = statistics.median(walls)
 
     # 13 jobs: 3 run (the cap), 10 wait queued. Sample every agenticore process's RSS.
+    _, _, out, _ = run_timed([binary, "jobs", "--json", "--status", "succeeded", "-n", "1000"], env)
+    succeeded_before = json.loads(out)["count"]
     for i in range(13):
         _, rc, out, err = run_timed([binary, "submit", f"load {i} [fake:sleep=2]"], env)
         assert rc == 0, err.decode()
@@ -165,8 +172,10 @@ def main():
         time.sleep(0.05)
     res["load_worker_peak_rss_kib"] = worker_hwm
     res["load_all_agenticore_processes_peak_rss_kib"] = total_peak
-    w, rc, out, _ = run_timed([binary, "jobs", "--json", "--status", "succeeded", "-n", "100"], env)
-    res["load_jobs_succeeded"] = json.loads(out)["count"]
+    w, rc, out, _ = run_timed([binary, "jobs", "--json", "--status", "succeeded", "-n", "1000"], env)
+    res["load_jobs_succeeded"] = json.loads(out)["count"] - succeeded_before
+    res["submit_wait_peak_rss_kib"] = rss_of_child_run(
+        [binary, "submit", "rss [fake:sleep=0.2]", "--wait"], env)
 
     lines = [
         "# agenticore engine figures",
@@ -183,6 +192,7 @@ def main():
         f"| `submit --wait`, no repo: total / overhead over the fake's own run | {res['norepo_total_ms']:.1f} / {res['norepo_overhead_ms']:.1f} ms |",
         f"| `submit --wait`, small repo, first job (clone) | {res['smallrepo_first_clone_total_ms']:.1f} ms |",
         f"| `submit --wait`, cached small repo: total / overhead | {res['smallrepo_cached_total_ms']:.1f} / {res['smallrepo_cached_overhead_ms']:.1f} ms |",
+        f"| `submit --wait` process peak RSS (one job) | {res['submit_wait_peak_rss_kib'] / 1024:.1f} MiB |",
         f"| 10 queued + 3 running: worker peak RSS | {res['load_worker_peak_rss_kib'] / 1024:.1f} MiB |",
         f"| 10 queued + 3 running: all agenticore processes (worker + 3 shims) peak RSS | {res['load_all_agenticore_processes_peak_rss_kib'] / 1024:.1f} MiB |",
         f"| jobs of that load that succeeded | {res['load_jobs_succeeded']} of 13 |",

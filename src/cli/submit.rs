@@ -79,6 +79,11 @@ async fn run_and_watch(ctx: &Ctx, id: JobId, quiet: bool) -> Result<Job, CliErro
             ev = events.recv() => {
                 if let Ok(ev) = ev && ev.job_id == id {
                     display.event(&ev);
+                    if let EventKind::Status { status, .. } = ev.kind
+                        && status.is_terminal()
+                    {
+                        break engine.get(id).await?;
+                    }
                 }
             }
             _ = tokio::signal::ctrl_c(), if !cancelled => {

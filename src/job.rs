@@ -1,6 +1,6 @@
 //! The job model: ids, what was asked (`JobSpec`), where it is (`JobState`), and what it produced
 //! (`Progress`). States carry their data, so a finished job cannot lack an end time. The flat,
-//! seed-compatible JSON lives in `api::job_json`; this module knows nothing of the wire.
+//! seed-compatible JSON lives in `api::JobView`; this module knows nothing of the wire.
 
 use std::fmt;
 use std::str::FromStr;

@@ -8,5 +8,6 @@ pub mod config;
 pub mod engine;
 pub mod job;
 pub mod profile;
+pub mod server;
 pub mod store;
 mod yaml_loc;

@@ -1,109 +1,261 @@
 //! Wire types shared by the server, the client and the CLI's `--json`: the seed-compatible job
-//! JSON (its key order, its status names, null keys omitted) and the response envelopes.
+//! JSON (its key order, its status names, null keys omitted), the request bodies and the
+//! response envelopes. Everything here is plain data that (de)serializes both ways.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::job::Job;
+use crate::job::{Job, JobState, PermissionDenial, Status, TimeoutKind};
 
 /// Cap of the `output` field on the wire and in the record (the seed's 50,000 characters).
 pub const OUTPUT_LIMIT_CHARS: usize = 50_000;
 
-fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
-    // The seed prints ISO-8601 with `+00:00`.
+/// ISO-8601 with `+00:00`, as the seed prints it.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
-/// The job as the seed's JSON object: `id, repo_url, base_ref, task, profile, status, mode,
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Token counts of a job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TokensView {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_creation: u64,
+}
+
+/// A job as the seed's JSON object: `id, repo_url, base_ref, task, profile, status, mode,
 /// exit_code?, session_id?, pr_url?, output?, error?, created_at, started_at?, ended_at?,
-/// ttl_seconds, pid?, pod_name, worktree_path, job_config_dir`, then our additions.
-pub fn job_json(job: &Job, pod_name: &str) -> Value {
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        if !v.is_null() {
-            m.insert(k.to_string(), v);
-        }
-    };
-    let p = &job.progress;
-    let s = &job.state;
-    put("id", job.id.to_string().into());
-    put(
-        "repo_url",
-        job.spec.repo_url.clone().unwrap_or_default().into(),
-    );
-    put(
-        "base_ref",
-        job.spec.base_ref.clone().unwrap_or_default().into(),
-    );
-    put("task", job.spec.task.clone().into());
-    put("profile", job.spec.profile.clone().into());
-    put("status", job.status().as_str().into());
-    put("mode", job.spec.mode.as_str().into());
-    put("exit_code", s.exit_code().into());
-    put("session_id", p.session_id.clone().into());
-    put("pr_url", p.pr_url.clone().into());
-    put("output", p.output.clone().into());
-    put("error", s.error().map(str::to_string).into());
-    put("created_at", ts(job.created_at).into());
-    put("started_at", s.started_at().map(ts).into());
-    put("ended_at", s.ended_at().map(ts).into());
-    put("ttl_seconds", job.spec.ttl_seconds.into());
-    put("pid", s.pid().into());
-    put("pod_name", pod_name.into());
-    put(
-        "worktree_path",
-        p.worktree_path.clone().unwrap_or_default().into(),
-    );
-    put(
-        "job_config_dir",
-        p.job_config_dir.clone().unwrap_or_default().into(),
-    );
-    // Additions (after the seed's keys).
-    put("branch", p.branch.clone().into());
-    put("node", s.node().map(str::to_string).into());
-    put("cost_usd", p.cost_usd.into());
-    put("num_turns", p.num_turns.into());
-    if let Some(t) = &p.tokens {
-        put(
-            "tokens",
-            serde_json::json!({
-                "input": t.input, "output": t.output,
-                "cache_read": t.cache_read, "cache_creation": t.cache_creation
+/// ttl_seconds, pid?, pod_name, worktree_path, job_config_dir`, then agenticore's additions.
+/// Absent values are omitted, never `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    #[serde(default)]
+    pub repo_url: String,
+    #[serde(default)]
+    pub base_ref: String,
+    pub task: String,
+    pub profile: String,
+    /// queued, running, succeeded, failed or cancelled.
+    #[schema(value_type = String, example = "running")]
+    pub status: Status,
+    /// fire_and_forget or sync.
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_url: Option<String>,
+    /// What the profile's output_format asks for (bounded to 50,000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Why the job failed, or why it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    pub ttl_seconds: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub pod_name: String,
+    #[serde(default)]
+    pub worktree_path: String,
+    #[serde(default)]
+    pub job_config_dir: String,
+    // ---- additions (after the seed's keys) ----
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The runner that owns a running job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_turns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokensView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Tool calls that Claude Code's permissions refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub permission_denials: Vec<PermissionDenial>,
+    /// MCP servers that did not connect (`name: status`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp_failures: Vec<String>,
+    /// Claude's result subtype (`success`, `error_max_turns`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_subtype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_error_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<String>,
+    /// Which limit stopped the job, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub timeout: Option<TimeoutKind>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cancel_requested: bool,
+}
+
+impl JobView {
+    pub fn from_job(job: &Job, pod_name: &str) -> JobView {
+        let p = &job.progress;
+        let s = &job.state;
+        JobView {
+            id: job.id.to_string(),
+            repo_url: job.spec.repo_url.clone().unwrap_or_default(),
+            base_ref: job.spec.base_ref.clone().unwrap_or_default(),
+            task: job.spec.task.clone(),
+            profile: job.spec.profile.clone(),
+            status: job.status(),
+            mode: job.spec.mode.as_str().to_string(),
+            exit_code: s.exit_code(),
+            session_id: p.session_id.clone(),
+            pr_url: p.pr_url.clone(),
+            output: p.output.clone(),
+            error: s.error().map(str::to_string),
+            created_at: timestamp(job.created_at),
+            started_at: s.started_at().map(timestamp),
+            ended_at: s.ended_at().map(timestamp),
+            ttl_seconds: job.spec.ttl_seconds,
+            pid: s.pid(),
+            pod_name: pod_name.to_string(),
+            worktree_path: p.worktree_path.clone().unwrap_or_default(),
+            job_config_dir: p.job_config_dir.clone().unwrap_or_default(),
+            branch: p.branch.clone(),
+            node: s.node().map(str::to_string),
+            cost_usd: p.cost_usd,
+            num_turns: p.num_turns,
+            tokens: p.tokens.as_ref().map(|t| TokensView {
+                input: t.input,
+                output: t.output,
+                cache_read: t.cache_read,
+                cache_creation: t.cache_creation,
             }),
-        );
+            model: p.model.clone(),
+            permission_denials: p.permission_denials.clone(),
+            mcp_failures: p.mcp_failures.clone(),
+            result_subtype: p.result_subtype.clone(),
+            api_error_status: p.api_error_status,
+            pr_error: p.pr_error.clone(),
+            last_message: p.last_message.clone(),
+            timeout: match s {
+                JobState::Failed { timeout, .. } => timeout.clone(),
+                _ => None,
+            },
+            cancel_requested: matches!(
+                s,
+                JobState::Running {
+                    cancel_requested: true,
+                    ..
+                }
+            ),
+        }
     }
-    put("model", p.model.clone().into());
-    if !p.permission_denials.is_empty() {
-        put(
-            "permission_denials",
-            serde_json::to_value(&p.permission_denials).unwrap_or(Value::Null),
-        );
+
+    pub fn created(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        parse_ts(&self.created_at)
     }
-    if !p.mcp_failures.is_empty() {
-        put("mcp_failures", p.mcp_failures.clone().into());
+
+    pub fn started(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.started_at.as_deref().and_then(parse_ts)
     }
-    put("result_subtype", p.result_subtype.clone().into());
-    put("api_error_status", p.api_error_status.into());
-    put("pr_error", p.pr_error.clone().into());
-    put("last_message", p.last_message.clone().into());
-    if let crate::job::JobState::Failed {
-        timeout: Some(t), ..
-    } = s
-    {
-        put("timeout", serde_json::to_value(t).unwrap_or(Value::Null));
+
+    pub fn ended(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.ended_at.as_deref().and_then(parse_ts)
     }
-    if let crate::job::JobState::Running {
-        cancel_requested: true,
-        ..
-    } = s
-    {
-        put("cancel_requested", true.into());
-    }
-    Value::Object(m)
+}
+
+fn parse_ts(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// `POST /jobs` body (the seed's fields, plus `timeout`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SubmitBody {
+    /// What Claude Code should do.
+    pub task: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_ref: Option<String>,
+    /// Hold the request until the job ends.
+    #[serde(default)]
+    pub wait: bool,
+    /// Resume this Claude Code session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Wall-clock limit in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+/// `{"success":true,"job":{...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobEnvelope {
+    pub success: bool,
+    pub job: JobView,
+}
+
+/// `{"success":true,"count":N,"jobs":[...],"cursor":...}`, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    pub success: bool,
+    pub count: usize,
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// `{"success":true,"count":N,"profiles":[...]}`; each profile as the seed lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProfileList {
+    pub success: bool,
+    pub count: usize,
+    #[schema(value_type = Vec<Object>)]
+    pub profiles: Vec<serde_json::Value>,
+}
+
+/// `GET /health`: the seed's two keys, then version, node, store and load.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub service: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub node: String,
+    /// Where the jobs live (path or URL, no secrets).
+    #[serde(default)]
+    pub store: String,
+    #[serde(default)]
+    pub running: u64,
+    #[serde(default)]
+    pub queued: u64,
+    #[serde(default)]
+    pub max_parallel_jobs: usize,
 }
 
 /// `{"success":false,"error":"..."}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub success: bool,
     pub error: String,
@@ -115,5 +267,37 @@ impl ErrorBody {
             success: false,
             error: error.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobSpec, Mode};
+
+    #[test]
+    fn job_view_keeps_the_seed_key_order_and_omits_absent_keys() {
+        let job = Job::new(JobSpec {
+            task: "t".into(),
+            repo_url: None,
+            base_ref: None,
+            profile: "code".into(),
+            session_id: None,
+            timeout_seconds: None,
+            mode: Mode::FireAndForget,
+            ttl_seconds: 60,
+            keep_worktree_on_failure: false,
+        });
+        let v = serde_json::to_value(JobView::from_job(&job, "pod")).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "id", "repo_url", "base_ref", "task", "profile", "status", "mode", "created_at",
+                "ttl_seconds", "pod_name", "worktree_path", "job_config_dir"
+            ]
+        );
+        let back: JobView = serde_json::from_value(v).unwrap();
+        assert_eq!(back, JobView::from_job(&job, "pod"));
     }
 }

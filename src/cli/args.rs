@@ -51,6 +51,10 @@ pub enum Command {
     Config(JsonArg),
     /// Print the version.
     Version(JsonArg),
+    /// Run the daemon: the job engine behind the REST API (and MCP), on 127.0.0.1:8200 by default.
+    Serve(ServeArgs),
+    /// Show the daemon's health, version, store and load (or the local store's, without one).
+    Status(JsonArg),
     /// Drain the job queue in the background (started by `submit`; not for direct use).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -138,4 +142,30 @@ pub struct CancelArgs {
     pub no_wait: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to bind (default AGENTICORE_HOST, 127.0.0.1). A non-loopback address needs
+    /// AGENTICORE_API_KEYS, or --insecure-no-auth.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port (default AGENTICORE_PORT, 8200; 0 picks a free one and prints it).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Allow a non-loopback bind without API keys (anyone who can reach it can run jobs).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// On SIGTERM/SIGINT, let running jobs finish this long before cancelling them.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub drain_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }

@@ -11,6 +11,8 @@ mod jobs;
 mod logs;
 mod output;
 mod profiles;
+mod serve;
+mod status;
 mod submit;
 mod version;
 mod worker;
@@ -115,6 +117,8 @@ async fn dispatch(cli: Cli) -> CliResult {
                 Command::Cancel(a) => cancel::run(&ctx, a).await,
                 Command::Profiles(a) => profiles::run(&ctx, a),
                 Command::Worker => worker::run(&ctx).await,
+                Command::Serve(a) => serve::run(ctx, a).await,
+                Command::Status(a) => status::run(&ctx, a).await,
                 Command::Version(_) | Command::Config(_) => Ok(exit::OK),
             }
         }

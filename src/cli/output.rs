@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use agenticore::api::job_json;
+use agenticore::api::JobView;
 use agenticore::job::{Job, JobState, Status};
 use chrono::Utc;
 
@@ -20,7 +20,7 @@ pub fn pod_name() -> String {
 }
 
 pub fn job_value(job: &Job) -> serde_json::Value {
-    job_json(job, &pod_name())
+    serde_json::to_value(JobView::from_job(job, &pod_name())).unwrap_or_default()
 }
 
 /// Print JSON on stdout, ending with a newline. A closed pipe is not an error.

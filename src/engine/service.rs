@@ -219,11 +219,11 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(id.to_string()))
     }
 
+    /// Newest first. A limit above `MAX_LIST_LIMIT` is clamped (the page's cursor says there
+    /// is more), so the seed's `?limit=10000000` keeps working without costing O(all).
     pub async fn list(&self, mut filter: ListFilter) -> Result<Page, EngineError> {
-        if filter.limit == 0 || filter.limit > MAX_LIST_LIMIT {
-            return Err(EngineError::Invalid(format!(
-                "limit must be between 1 and {MAX_LIST_LIMIT}"
-            )));
+        if filter.limit == 0 {
+            return Err(EngineError::Invalid("limit must be at least 1".into()));
         }
         filter.limit = filter.limit.min(MAX_LIST_LIMIT);
         Ok(self.inner.store.list(&filter).await?)

@@ -75,7 +75,8 @@ pub type CliResult = Result<u8, CliError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let json_logs = matches!(&cli.command, Some(Command::Serve(a)) if a.log_format == args::LogFormat::Json);
+    let json_logs =
+        matches!(&cli.command, Some(Command::Serve(a)) if a.log_format == args::LogFormat::Json);
     init_tracing(cli.verbose, cli.quiet, json_logs);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

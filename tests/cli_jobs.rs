@@ -536,3 +536,61 @@ fn resume_passes_the_session_to_claude() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["job"]["session_id"], sid);
 }
+
+#[test]
+fn a_profile_brings_mcp_servers_through_a_private_config_file() {
+    let sb = Sandbox::new();
+    sb.write_profile(
+        "tools",
+        "extends: code\nmcp_servers:\n  web:\n    url: http://127.0.0.1:9/mcp\n    headers:\n      X-API-Key: secret-key\n",
+    );
+    std::fs::write(
+        sb.home().join("profiles/tools/.mcp.json"),
+        r#"{"mcpServers": {"local": {"command": "my-server", "args": ["--stdio"]}}}"#,
+    )
+    .unwrap();
+    let (code, v) = sb.json(&["profiles", "--json"]);
+    assert_eq!(code, 0);
+    let tools = v["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tools")
+        .unwrap()
+        .clone();
+    assert_eq!(tools["mcp_servers"], serde_json::json!(["local", "web"]));
+
+    let rec = sb.path().join("rec.json");
+    let task = format!("x [fake:record={};mcp=failed]", rec.display());
+    let (code, v) = sb.json(&["submit", &task, "--profile", "tools", "--wait", "--json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["job"]["mcp_failures"],
+        serde_json::json!(["local: failed", "web: failed"])
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+    let argv: Vec<String> = serde_json::from_value(r["argv"].clone()).unwrap();
+    let i = argv
+        .iter()
+        .position(|a| a == "--mcp-config")
+        .expect("--mcp-config");
+    assert!(
+        !argv.iter().any(|a| a.contains("secret-key")),
+        "a credential in argv: {argv:?}"
+    );
+    let cfg_path = std::path::Path::new(&argv[i + 1]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(cfg_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(cfg_path).unwrap()).unwrap();
+    assert_eq!(cfg["mcpServers"]["web"]["type"], "http");
+    assert_eq!(cfg["mcpServers"]["local"]["type"], "stdio");
+    assert_eq!(r["env"]["MCP_CONNECTION_NONBLOCKING"], "0");
+
+    sb.write_profile("badmcp", "mcp_servers:\n  x:\n    url: ftp://nope\n");
+    let out = sb.run(&["submit", "x", "--profile", "badmcp"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("mcp_servers.x"), "{}", stderr(&out));
+}

@@ -131,7 +131,24 @@ async fn run_claimed(
         },
     );
 
-    let plan = build_plan(engine, job, &profile, program, workdir.path());
+    let mut plan = build_plan(engine, job, &profile, program, workdir.path());
+    if !profile.mcp_servers().is_empty() {
+        match write_mcp_config(&job_dir, &profile).await {
+            Ok(path) => {
+                plan.args.push("--mcp-config".into());
+                plan.args.push(path.display().to_string());
+                // Without this, claude -p starts before its MCP servers are connected and a
+                // busy machine runs the job with no MCP tools at all (and still exits 0).
+                plan.env
+                    .entry("MCP_CONNECTION_NONBLOCKING".into())
+                    .or_insert_with(|| "0".into());
+            }
+            Err(e) => {
+                workdir.remove(engine).await;
+                return failed(e);
+            }
+        }
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let run = runner::run(&plan, cancel_rx, tx);
     tokio::pin!(run);
@@ -368,6 +385,30 @@ fn build_plan(
         },
         allow_permission_denials: profile.allow_permission_denials(),
     }
+}
+
+/// The profile's MCP servers as a `--mcp-config` file in the job's directory, readable by its
+/// owner only (entries may carry credentials: they never go on the command line).
+async fn write_mcp_config(job_dir: &Path, profile: &Profile) -> Result<PathBuf, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = job_dir.join("mcp.json");
+    let body = serde_json::json!({ "mcpServers": profile.mcp_servers() }).to_string();
+    let p = path.clone();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&p)?;
+        f.write_all(body.as_bytes())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()))
+    .map_err(|e| format!("cannot write the MCP config {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// The job's log file: `~/.agenticore/logs/<id>.jsonl`.

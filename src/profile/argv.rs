@@ -54,5 +54,11 @@ pub(super) fn summary_json(p: &Profile) -> Value {
     if let Some(e) = c.effort {
         m.insert("effort".into(), json!(e.as_str()));
     }
+    if !p.mcp_servers.is_empty() {
+        m.insert(
+            "mcp_servers".into(),
+            json!(p.mcp_servers.keys().collect::<Vec<_>>()),
+        );
+    }
     Value::Object(m)
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     ClaudeOptions, Effort, OutputFormat, Permissions, Profile, ProfileError, ProfileSource,
-    Profiles, is_valid_name, template,
+    Profiles, is_valid_name, mcp, template,
 };
 use crate::yaml_loc;
 
@@ -47,6 +47,8 @@ struct RawProfile {
     settings: Option<RawSettings>,
     env: Option<BTreeMap<String, String>>,
     allow_permission_denials: Option<bool>,
+    /// MCP servers for the job's claude (`--mcp-config`), by name.
+    mcp_servers: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -174,6 +176,7 @@ fn scan(dir: &Path) -> (Table, Option<String>) {
         let source = ProfileSource::File(path.clone());
         let entry = read(&path)
             .and_then(|text| parse(&name, &text, &source))
+            .and_then(|raw| with_dot_mcp_json(raw, &path))
             .map(|raw| Entry { raw, source });
         table.insert(name, entry);
     }
@@ -322,6 +325,11 @@ fn parse(name: &str, text: &str, source: &ProfileSource) -> Result<RawProfile, P
             ));
         }
     }
+    if let Some(servers) = &raw.mcp_servers
+        && let Err((server, message)) = mcp::validate(servers)
+    {
+        return Err(invalid(&["mcp_servers", &server], message));
+    }
     if let Some(t) = &raw.append_prompt
         && let Some(var) = template::unknown_variable(t)
     {
@@ -467,8 +475,16 @@ fn merge(base: RawProfile, child: RawProfile) -> RawProfile {
         }
         (b, c) => c.or(b),
     };
+    let mcp_servers = match (base.mcp_servers, child.mcp_servers) {
+        (Some(mut b), Some(c)) => {
+            b.extend(c);
+            Some(b)
+        }
+        (b, c) => c.or(b),
+    };
     RawProfile {
         name: child.name,
+        mcp_servers,
         description: child.description.or(base.description),
         extends: child.extends,
         claude,
@@ -509,6 +525,48 @@ fn build(name: &str, raw: RawProfile, source: ProfileSource) -> Profile {
         },
         env: raw.env.unwrap_or_default(),
         allow_permission_denials: raw.allow_permission_denials.unwrap_or(false),
+        mcp_servers: raw
+            .mcp_servers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(n, v)| (n, mcp::normalize(v)))
+            .collect(),
         source,
     }
+}
+
+/// A directory profile may keep its MCP servers in `.mcp.json` beside `profile.yml` (Claude
+/// Code's own format, `{"mcpServers": {...}}`); servers named in `profile.yml` win.
+fn with_dot_mcp_json(mut raw: RawProfile, profile_file: &Path) -> Result<RawProfile, ProfileError> {
+    if profile_file.file_name().and_then(|n| n.to_str()) != Some("profile.yml") {
+        return Ok(raw);
+    }
+    let Some(dir) = profile_file.parent() else {
+        return Ok(raw);
+    };
+    let path = dir.join(".mcp.json");
+    if !path.is_file() {
+        return Ok(raw);
+    }
+    let text = read(&path)?;
+    let invalid = |message: String| ProfileError::Invalid {
+        location: path.display().to_string(),
+        message,
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;
+    let Some(servers) = v.get("mcpServers").and_then(serde_json::Value::as_object) else {
+        return Err(invalid(
+            "expected an object with an \"mcpServers\" object".into(),
+        ));
+    };
+    let from_file: BTreeMap<String, serde_json::Value> = servers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    mcp::validate(&from_file).map_err(|(server, m)| invalid(format!("{server}: {m}")))?;
+    let mut merged = from_file;
+    merged.extend(raw.mcp_servers.take().unwrap_or_default());
+    raw.mcp_servers = Some(merged);
+    Ok(raw)
 }

@@ -9,6 +9,7 @@
 
 mod argv;
 mod load;
+mod mcp;
 mod template;
 
 use std::collections::BTreeMap;
@@ -126,6 +127,8 @@ pub struct Profile {
     permissions: Permissions,
     env: BTreeMap<String, String>,
     allow_permission_denials: bool,
+    /// MCP servers for the job, in Claude Code's `mcpServers` format (may hold credentials).
+    mcp_servers: BTreeMap<String, serde_json::Value>,
     source: ProfileSource,
 }
 
@@ -142,6 +145,7 @@ impl fmt::Debug for Profile {
             .field("permissions", &self.permissions)
             .field("env", &self.env.keys().collect::<Vec<_>>())
             .field("allow_permission_denials", &self.allow_permission_denials)
+            .field("mcp_servers", &self.mcp_servers.keys().collect::<Vec<_>>())
             .field("source", &self.source)
             .finish()
     }
@@ -197,6 +201,11 @@ impl Profile {
 
     pub fn source(&self) -> &ProfileSource {
         &self.source
+    }
+
+    /// MCP servers the job's claude gets (`--mcp-config`), by name.
+    pub fn mcp_servers(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.mcp_servers
     }
 
     /// The prompt for Claude Code: the task, then a blank line and the rendered `append_prompt`

@@ -75,7 +75,8 @@ pub type CliResult = Result<u8, CliError>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, cli.quiet);
+    let json_logs = matches!(&cli.command, Some(Command::Serve(a)) if a.log_format == args::LogFormat::Json);
+    init_tracing(cli.verbose, cli.quiet, json_logs);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -107,6 +108,7 @@ async fn dispatch(cli: Cli) -> CliResult {
     match command {
         Command::Version(a) => version::run(a),
         Command::Config(a) => config_cmd::run(a),
+        Command::Serve(a) => serve::run(a).await,
         command => {
             let ctx = Ctx::load()?;
             match command {
@@ -117,16 +119,15 @@ async fn dispatch(cli: Cli) -> CliResult {
                 Command::Cancel(a) => cancel::run(&ctx, a).await,
                 Command::Profiles(a) => profiles::run(&ctx, a),
                 Command::Worker => worker::run(&ctx).await,
-                Command::Serve(a) => serve::run(ctx, a).await,
                 Command::Status(a) => status::run(&ctx, a).await,
-                Command::Version(_) | Command::Config(_) => Ok(exit::OK),
+                Command::Version(_) | Command::Config(_) | Command::Serve(_) => Ok(exit::OK),
             }
         }
     }
 }
 
 /// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins.
-fn init_tracing(verbose: u8, quiet: bool) {
+fn init_tracing(verbose: u8, quiet: bool, json: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -137,9 +138,14 @@ fn init_tracing(verbose: u8, quiet: bool) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("agenticore={level},warn")));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    let _ = if json {
+        fmt.json().try_init()
+    } else {
+        fmt.try_init()
+    };
 }

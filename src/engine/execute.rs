@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::claude::{self, ChildEnv, OtelEnv};
 use super::events::EventKind;
+use super::joblog::JobLog;
 use super::runner::{self, OutputMode, RunPlan, RunnerMsg};
 use super::service::Engine;
 use super::worktree::Worktree;
@@ -32,6 +33,10 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
             detail: Some(format!("on {}", engine.node())),
         },
     );
+    let mut journal = JobLog::open(&log_path(&engine.inner.config, id)).await;
+    journal
+        .note(serde_json::json!({"event": "status", "status": "running", "node": engine.node()}))
+        .await;
     let mut progress = job.progress.clone();
     let outcome = run_claimed(&engine, &job, &mut progress, cancel_rx).await;
     let status = outcome.status();
@@ -47,6 +52,9 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
     match store.finish(id, outcome).await {
         Ok(Some(_)) => {
             tracing::info!(job = %id, %status, "job finished");
+            journal
+                .note(serde_json::json!({"event": "status", "status": status, "error": detail}))
+                .await;
             engine.emit(id, EventKind::Status { status, detail });
         }
         Ok(None) => {

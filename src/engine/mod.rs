@@ -4,6 +4,7 @@ pub mod claude;
 pub mod events;
 pub mod execute;
 pub mod git;
+pub mod joblog;
 pub mod proctree;
 pub mod repo;
 pub mod runner;
@@ -12,5 +13,5 @@ pub mod service;
 pub mod shim;
 pub mod worktree;
 
-pub use scheduler::RunMode;
+pub use scheduler::{Drain, RunMode};
 pub use service::{Engine, EngineError, SubmitRequest};

@@ -25,6 +25,14 @@ pub enum RunMode {
     Only(JobId),
 }
 
+/// How long running jobs may finish after a shutdown, and what cuts that short.
+#[derive(Debug, Clone)]
+pub struct Drain {
+    pub timeout: Duration,
+    /// Cancel the running jobs now (a second SIGTERM).
+    pub force: CancellationToken,
+}
+
 const TICK: Duration = Duration::from_millis(250);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 const EXPIRE_EVERY: Duration = Duration::from_secs(60);
@@ -33,6 +41,16 @@ impl Engine {
     /// Run the scheduler until `mode` says stop or `shutdown` fires. On shutdown, running
     /// jobs are cancelled (their trees killed) and awaited.
     pub async fn run_scheduler(&self, mode: RunMode, shutdown: CancellationToken) {
+        self.run_scheduler_draining(mode, shutdown, None).await
+    }
+
+    /// Like `run_scheduler`, but on shutdown running jobs get `drain` to finish first.
+    pub async fn run_scheduler_draining(
+        &self,
+        mode: RunMode,
+        shutdown: CancellationToken,
+        drain: Option<Drain>,
+    ) {
         let slots = Arc::new(Semaphore::new(self.inner.config.repos.max_parallel_jobs));
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_beat = tokio::time::Instant::now() - HEARTBEAT_EVERY;
@@ -125,19 +143,49 @@ impl Engine {
                 _ = tokio::time::sleep(TICK) => {},
             }
         }
-        // Shutting down: cancel what still runs here, and wait for it to be dead.
-        if !tasks.is_empty() {
-            let ids: Vec<JobId> = self
-                .inner
-                .running
-                .lock()
-                .map(|m| m.keys().copied().collect())
-                .unwrap_or_default();
-            for id in ids {
-                tracing::warn!(job = %id, "cancelling: agenticore is stopping");
-                self.signal_cancel(id, "cancelled: agenticore stopped before the job finished");
+        self.stop_running(tasks, drain).await;
+    }
+
+    /// Shutting down: let running jobs finish until the drain deadline (or `drain.force`),
+    /// renewing their leases meanwhile; then cancel what still runs (trees killed) and wait
+    /// until it is dead.
+    async fn stop_running(&self, mut tasks: tokio::task::JoinSet<()>, drain: Option<Drain>) {
+        if tasks.is_empty() {
+            return;
+        }
+        if let Some(d) = drain {
+            tracing::warn!(
+                "draining: waiting up to {} s for {} running job(s)",
+                d.timeout.as_secs(),
+                tasks.len()
+            );
+            let deadline = tokio::time::Instant::now() + d.timeout;
+            let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
+            loop {
+                tokio::select! {
+                    joined = tasks.join_next() => if joined.is_none() { return },
+                    _ = beat.tick() => self.heartbeat_and_reap().await,
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = d.force.cancelled() => break,
+                }
             }
-            while tasks.join_next().await.is_some() {}
+        }
+        let ids: Vec<JobId> = self
+            .inner
+            .running
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            tracing::warn!(job = %id, "cancelling: agenticore is stopping");
+            self.signal_cancel(id, "cancelled: agenticore stopped before the job finished");
+        }
+        let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => if joined.is_none() { return },
+                _ = beat.tick() => self.heartbeat_and_reap().await,
+            }
         }
     }
 

@@ -56,6 +56,8 @@ impl Sandbox {
             .env("AGENTICORE_CLAUDE_BINARY", fake_claude())
             .env("AGENTICORE_OTEL_ENABLED", "false")
             .env("AGENTICORE_KILL_GRACE", "1")
+            // No daemon answers here, so the CLI never talks to one the machine happens to run.
+            .env("AGENTICORE_PORT", "1")
             .env("RUST_LOG", "agenticore=info");
         for (k, v) in &self.extra_env {
             c.env(k, v);

@@ -293,8 +293,18 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "id", "repo_url", "base_ref", "task", "profile", "status", "mode", "created_at",
-                "ttl_seconds", "pod_name", "worktree_path", "job_config_dir"
+                "id",
+                "repo_url",
+                "base_ref",
+                "task",
+                "profile",
+                "status",
+                "mode",
+                "created_at",
+                "ttl_seconds",
+                "pod_name",
+                "worktree_path",
+                "job_config_dir"
             ]
         );
         let back: JobView = serde_json::from_value(v).unwrap();

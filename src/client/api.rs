@@ -101,7 +101,12 @@ impl ApiClient {
         }
     }
 
-    fn request(&self, method: Method, path: &str, timeout: Option<Duration>) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        timeout: Option<Duration>,
+    ) -> reqwest::RequestBuilder {
         let mut r = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -335,11 +340,7 @@ pub(crate) fn error_from(status: StatusCode, body: &str) -> ClientError {
         .unwrap_or_default();
     let msg = if msg.is_empty() {
         let t = crate::engine::events::truncate_chars(body.trim(), 200);
-        if t.is_empty() {
-            status.to_string()
-        } else {
-            t
-        }
+        if t.is_empty() { status.to_string() } else { t }
     } else {
         msg
     };
@@ -377,7 +378,10 @@ fn reason_of(e: &reqwest::Error) -> String {
 fn is_loopback_url(base: &str) -> bool {
     let rest = base.split_once("://").map(|(_, r)| r).unwrap_or(base);
     let authority = rest.split('/').next().unwrap_or("");
-    let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     let host = if let Some(v6) = host.strip_prefix('[') {
         v6.split(']').next().unwrap_or("")
     } else {
@@ -440,7 +444,11 @@ mod tests {
     fn query_strings() {
         assert_eq!(query(&[("a", None)]), "");
         assert_eq!(
-            query(&[("limit", Some("5".into())), ("status", None), ("c", Some("x".into()))]),
+            query(&[
+                ("limit", Some("5".into())),
+                ("status", None),
+                ("c", Some("x".into()))
+            ]),
             "?limit=5&c=x"
         );
     }

@@ -158,7 +158,7 @@ impl Local {
             service: "agenticore".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             node: self.engine.node().to_string(),
-            store: config.jobs_db_path().display().to_string(),
+            store: self.engine.store().location(),
             running: counts.running,
             queued: counts.queued,
             max_parallel_jobs: config.repos.max_parallel_jobs,
@@ -171,7 +171,10 @@ impl Local {
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ClientError::Store(format!("reading {}: {e}", path.display()))),
+            Err(e) => Err(ClientError::Store(format!(
+                "reading {}: {e}",
+                path.display()
+            ))),
         }
     }
 
@@ -208,16 +211,13 @@ impl Local {
             sched,
             poll: tokio::time::interval(Duration::from_millis(500)),
             ticks: 0,
+            ended: false,
         })
     }
 }
 
 /// Send the log's lines as they are written, until the job is over and the file read to its end.
-async fn tail_log(
-    engine: &Engine,
-    id: JobId,
-    tx: &mpsc::Sender<Result<String>>,
-) -> Result<()> {
+async fn tail_log(engine: &Engine, id: JobId, tx: &mpsc::Sender<Result<String>>) -> Result<()> {
     let path = log_path(engine.config(), id);
     let terminal = || async { Ok::<_, ClientError>(engine.get(id).await?.status().is_terminal()) };
     // The log appears when the job starts; a queued job has none yet.
@@ -235,7 +235,8 @@ async fn tail_log(
             }
         }
     };
-    let read_err = |e: std::io::Error| ClientError::Store(format!("reading {}: {e}", path.display()));
+    let read_err =
+        |e: std::io::Error| ClientError::Store(format!("reading {}: {e}", path.display()));
     let mut reader = BufReader::new(file);
     let mut line = String::new();
     loop {
@@ -274,11 +275,17 @@ pub(crate) struct LocalWatch {
     sched: Option<(tokio::task::JoinHandle<()>, CancellationToken)>,
     poll: tokio::time::Interval,
     ticks: u64,
+    /// A terminal status event was seen.
+    ended: bool,
 }
 
 impl LocalWatch {
     pub(super) async fn next(&mut self, id: JobId) -> Result<Update> {
         let pod = super::pod_name();
+        if self.ended {
+            let job = self.engine.get(id).await?;
+            return Ok(Update::Done(JobView::from_job(&job, &pod)));
+        }
         loop {
             tokio::select! {
                 ev = self.events.recv() => {
@@ -286,8 +293,8 @@ impl LocalWatch {
                         if let EventKind::Status { status, .. } = ev.kind
                             && status.is_terminal()
                         {
-                            let job = self.engine.get(id).await?;
-                            return Ok(Update::Done(JobView::from_job(&job, &pod)));
+                            // Show the event; the final record comes with the next call.
+                            self.ended = true;
                         }
                         return Ok(Update::Event(ev));
                     }

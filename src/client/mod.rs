@@ -112,10 +112,9 @@ impl Backend {
     /// "the local engine (store ...)" or "the agenticore server at URL".
     pub fn describe(&self) -> String {
         match self {
-            Backend::Local(l) => format!(
-                "the local engine (store {})",
-                l.engine.config().jobs_db_path().display()
-            ),
+            Backend::Local(l) => {
+                format!("the local engine (store {})", l.engine.store().location())
+            }
             Backend::Remote(c) => format!("the agenticore server at {}", c.base_url()),
         }
     }
@@ -167,8 +166,7 @@ impl Backend {
                 }
                 let wait = wait && before.status == Status::Running;
                 let after = c.cancel(id, wait).await?.job;
-                let note = if before.status == Status::Queued && after.status == Status::Cancelled
-                {
+                let note = if before.status == Status::Queued && after.status == Status::Cancelled {
                     CancelNote::WasQueued
                 } else if after.status.is_terminal() {
                     CancelNote::Killed
@@ -242,7 +240,7 @@ impl Backend {
             Backend::Remote(c) => WatchInner::Remote {
                 client: c.clone(),
                 stream: Some(Box::pin(c.events(id, None))),
-                state: StreamState::default(),
+                state: Box::default(),
                 poll: tokio::time::interval(Duration::from_millis(500)),
             },
         };
@@ -280,7 +278,7 @@ pub(crate) enum WatchInner {
         client: ApiClient,
         /// `None` once the event stream failed: then the job is polled.
         stream: Option<EventStream>,
-        state: StreamState,
+        state: Box<StreamState>,
         poll: tokio::time::Interval,
     },
 }
@@ -340,9 +338,8 @@ impl Watch {
 /// What one event of the daemon's stream means for the display.
 fn updates_of(id: JobId, ev: &SseEvent, state: &mut StreamState) -> Result<Vec<Update>> {
     if ev.event == "job" {
-        let job: JobView = serde_json::from_str(&ev.data).map_err(|e| {
-            ClientError::Server(200, format!("bad final job event: {e}"))
-        })?;
+        let job: JobView = serde_json::from_str(&ev.data)
+            .map_err(|e| ClientError::Server(200, format!("bad final job event: {e}")))?;
         return Ok(vec![Update::Done(job)]);
     }
     let mut out = Vec::new();
@@ -352,13 +349,18 @@ fn updates_of(id: JobId, ev: &SseEvent, state: &mut StreamState) -> Result<Vec<U
         let status = |status, detail: Option<String>| {
             Update::Event(JobEvent::new(id, EventKind::Status { status, detail }))
         };
-        match v.get("event").and_then(|e| e.as_str()) {
-            Some("spawned") => out.push(status(Status::Running, None)),
+        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        match text("event").as_deref() {
+            Some("status") => {
+                if let Some(st) = text("status").and_then(|s| s.parse::<Status>().ok()) {
+                    out.push(status(st, text("error")));
+                }
+            }
             Some("cancel") => out.push(status(
                 Status::Running,
                 Some(format!(
                     "cancelling ({})",
-                    v.get("reason").and_then(|r| r.as_str()).unwrap_or("requested")
+                    text("reason").unwrap_or_else(|| "requested".into())
                 )),
             )),
             _ => {}
@@ -429,19 +431,34 @@ mod tests {
         let mut st = StreamState::default();
         let u = updates_of(
             id,
-            &sse("agenticore", r#"{"type":"agenticore","event":"spawned","pid":1}"#),
+            &sse(
+                "agenticore",
+                r#"{"type":"agenticore","event":"status","status":"running","node":"n"}"#,
+            ),
             &mut st,
         )
         .expect("ok");
         assert!(matches!(
             &u[..],
-            [Update::Event(JobEvent { kind: EventKind::Status { status: Status::Running, .. }, .. })]
+            [Update::Event(JobEvent {
+                kind: EventKind::Status {
+                    status: Status::Running,
+                    ..
+                },
+                ..
+            })]
         ));
-        let line = r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Hi"}]}}"#;
+        let line =
+            r#"{"type":"assistant","message":{"id":"m1","content":[{"type":"text","text":"Hi"}]}}"#;
         let u = updates_of(id, &sse("assistant", line), &mut st).expect("ok");
         assert!(
-            u.iter()
-                .any(|u| matches!(u, Update::Event(JobEvent { kind: EventKind::Turn { turns: 1 }, .. }))),
+            u.iter().any(|u| matches!(
+                u,
+                Update::Event(JobEvent {
+                    kind: EventKind::Turn { turns: 1 },
+                    ..
+                })
+            )),
             "{u:?}"
         );
         let u = updates_of(id, &sse("job", "not json"), &mut st);

@@ -25,6 +25,9 @@ pub struct SseParser {
     event: Option<String>,
     data: String,
     has_data: bool,
+    /// The id as parsed so far (the spec's "last event ID buffer").
+    id_buffer: Option<String>,
+    /// The id as of the last event boundary: what a reconnect resumes after.
     last_id: Option<String>,
     retry_ms: Option<u64>,
     ready: VecDeque<SseEvent>,
@@ -42,6 +45,7 @@ impl SseParser {
 
     /// Start from this id (a resumed stream).
     pub fn set_last_event_id(&mut self, id: Option<String>) {
+        self.id_buffer = id.clone();
         self.last_id = id;
     }
 
@@ -75,6 +79,7 @@ impl SseParser {
         self.event = None;
         self.data.clear();
         self.has_data = false;
+        self.id_buffer = self.last_id.clone();
     }
 
     pub fn pop(&mut self) -> Option<SseEvent> {
@@ -104,7 +109,7 @@ impl SseParser {
                 self.data.push_str(value);
                 self.has_data = true;
             }
-            "id" if !value.contains('\0') => self.last_id = Some(value.to_string()),
+            "id" if !value.contains('\0') => self.id_buffer = Some(value.to_string()),
             "retry" => {
                 if let Ok(ms) = value.parse::<u64>() {
                     self.retry_ms = Some(ms);
@@ -115,6 +120,7 @@ impl SseParser {
     }
 
     fn dispatch(&mut self) {
+        self.last_id = self.id_buffer.clone();
         let event = self.event.take();
         if !self.has_data {
             return;
@@ -192,10 +198,11 @@ mod tests {
         let mut p = SseParser::new();
         p.feed(b"event: ping\n\nid: 9\ndata: half");
         assert!(p.pop().is_none());
+        // The id of an event that never completed is not where a reconnect resumes.
+        assert_eq!(p.last_event_id(), None);
         p.reset_connection();
         p.feed(b"data: whole\n\n");
-        // The id line was complete before the cut: it counts.
-        assert_eq!(all(&mut p), [ev(Some("9"), "message", "whole")]);
+        assert_eq!(all(&mut p), [ev(None, "message", "whole")]);
     }
 
     #[test]

@@ -9,8 +9,15 @@ pub mod rest;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 
@@ -22,6 +29,8 @@ pub struct AppState {
     pub keys: Arc<auth::ApiKeys>,
     /// The seed's `pod_name` of every job JSON (this host).
     pub pod_name: Arc<str>,
+    /// Cancelled when the server starts shutting down: long requests (`wait`, SSE) end then.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -30,22 +39,85 @@ impl AppState {
             engine,
             keys: Arc::new(auth::ApiKeys::new(api_keys)),
             pod_name: pod_name.into(),
+            shutdown: CancellationToken::new(),
         }
     }
 }
 
-/// The whole application: routes, auth, body limit, request logging.
+/// The whole application: routes, auth, body limit, JSON errors, request logging.
 pub fn router(state: AppState) -> Router {
-    rest::router(state)
+    rest::router(state.clone())
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(rest::not_found)
+        .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state, auth::require_key))
+        .layer(DefaultBodyLimit::max(rest::BODY_LIMIT_BYTES))
+        .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn(log_request))
 }
 
-/// Serve `router(state)` on `listener` until `shutdown` resolves; in-flight requests finish.
+/// Serve `router(state)` on `listener` until `shutdown` resolves; in-flight requests finish
+/// (those waiting for a job end with a 503 at once).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let token = state.shutdown.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            token.cancel();
+        })
         .await
+}
+
+/// A safety net: any error answer that is not JSON (an axum rejection that slipped through, a
+/// handler returning a bare status) becomes an `ErrorBody` with the same status and headers.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let message = match status {
+        StatusCode::NOT_FOUND => "Not found".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "request body too large (the limit is {} bytes)",
+            rest::BODY_LIMIT_BYTES
+        ),
+        s => s.canonical_reason().unwrap_or("Error").to_string(),
+    };
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let fresh = rest::ApiError::new(status, message).into_response();
+    let (fresh_parts, body) = fresh.into_parts();
+    parts.headers.extend(fresh_parts.headers);
+    Response::from_parts(parts, body)
+}
+
+/// One line per request: method, path (never the query string, which may hold `api_key`, and
+/// never headers), status, latency.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = rest::clip(req.uri().path(), 200);
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = resp.status().as_u16();
+    if resp.status().is_server_error() {
+        tracing::warn!(%method, ?path, status, latency_ms = ms, "request");
+    } else {
+        tracing::info!(%method, ?path, status, latency_ms = ms, "request");
+    }
+    resp
 }

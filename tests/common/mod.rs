@@ -212,3 +212,4 @@ pub fn bare_remote(dir: &Path) -> String {
     );
     format!("file://{}", bare.display())
 }
+pub mod server;

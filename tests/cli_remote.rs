@@ -396,10 +396,14 @@ fn daemon_submit_wait_jobs_job_logs_status() {
     );
     let out = sb.run(&["logs", "-f", "--raw", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let types: Vec<String> = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["type"].as_str().map(str::to_string))
+        .collect();
     assert!(
-        stdout(&out).contains("\"type\":\"result\""),
-        "{}",
-        stdout(&out)
+        types.iter().any(|t| t == "result") && types.iter().any(|t| t == "agenticore"),
+        "{types:?}"
     );
 
     let (code, v) = sb.json(&["status", "--json"]);

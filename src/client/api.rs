@@ -146,16 +146,38 @@ impl ApiClient {
         })
     }
 
-    /// `GET /health` (public even when keys are set).
+    /// `GET /health` (public even when keys are set). A degraded server (503, its store does
+    /// not answer) still says who it is: that is a `Health` with status `degraded`.
     pub async fn health(&self) -> Result<Health, ClientError> {
-        self.call(self.request(Method::GET, "/health", Some(CALL_TIMEOUT)))
-            .await
+        self.health_within(CALL_TIMEOUT).await
     }
 
     /// `GET /health` with a short overall deadline: is an agenticore daemon there?
     pub async fn probe(&self, within: Duration) -> Result<Health, ClientError> {
-        self.call(self.request(Method::GET, "/health", Some(within)))
+        self.health_within(within).await
+    }
+
+    async fn health_within(&self, within: Duration) -> Result<Health, ClientError> {
+        let resp = self
+            .request(Method::GET, "/health", Some(within))
+            .send()
             .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| self.unreachable(&e))?;
+        if (status.is_success() || status == StatusCode::SERVICE_UNAVAILABLE)
+            && let Ok(h) = serde_json::from_str::<Health>(&text)
+        {
+            return Ok(h);
+        }
+        Err(if status.is_success() {
+            ClientError::Server(
+                status.as_u16(),
+                format!("{} does not answer /health as agenticore", self.base_url()),
+            )
+        } else {
+            error_from(status, &text)
+        })
     }
 
     /// `POST /jobs`. With `body.wait` the call holds (no deadline) until the job ends.

@@ -22,6 +22,9 @@ use crate::engine::claude::StreamState;
 use crate::engine::events::{EventKind, JobEvent};
 use crate::job::{JobId, Status};
 
+/// How long `cancel` waits for a remote job's processes to die.
+const REMOTE_CANCEL_WAIT: Duration = Duration::from_secs(120);
+
 /// What can go wrong talking to a backend.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -165,7 +168,15 @@ impl Backend {
                     return Ok((before, CancelNote::AlreadyFinished));
                 }
                 let wait = wait && before.status == Status::Running;
-                let after = c.cancel(id, wait).await?.job;
+                let after = if wait {
+                    // The server waits for the runner's kill; do not hang on a stuck one.
+                    match tokio::time::timeout(REMOTE_CANCEL_WAIT, c.cancel(id, true)).await {
+                        Ok(r) => r?.job,
+                        Err(_) => c.get(id).await?.job,
+                    }
+                } else {
+                    c.cancel(id, false).await?.job
+                };
                 let note = if before.status == Status::Queued && after.status == Status::Cancelled {
                     CancelNote::WasQueued
                 } else if after.status.is_terminal() {

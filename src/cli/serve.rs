@@ -40,9 +40,12 @@ pub async fn run(a: ServeArgs) -> CliResult {
         )));
     }
     let addr = resolve(&host, port)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| CliError::new(exit::UNREACHABLE, format!("cannot listen on {addr}: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        CliError::new(
+            exit::UNREACHABLE,
+            format!("cannot listen on {addr}: {e}"),
+        )
+    })?;
     let local = listener
         .local_addr()
         .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
@@ -50,10 +53,7 @@ pub async fn run(a: ServeArgs) -> CliResult {
     let store = SqliteStore::open(&config.jobs_db_path())
         .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
     let exe = std::env::current_exe().map_err(|e| {
-        CliError::new(
-            exit::UNREACHABLE,
-            format!("cannot find the agenticore binary: {e}"),
-        )
+        CliError::new(exit::UNREACHABLE, format!("cannot find the agenticore binary: {e}"))
     })?;
     let max = config.repos.max_parallel_jobs;
     let engine = Engine::new(config, Arc::new(store), exe);

@@ -163,7 +163,9 @@ impl Follower {
                 match self.wake.recv().await {
                     Ok(ev) if ev.job_id == id => return,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        std::future::pending::<()>().await
+                    }
                 }
             }
         })

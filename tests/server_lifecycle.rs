@@ -26,13 +26,10 @@ impl Daemon {
             .expect("start serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read url");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .expect("url")
-            .to_string();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read url");
+        let url = line.trim().rsplit(' ').next().expect("url").to_string();
         assert!(url.starts_with("http://127.0.0.1:"), "{line}");
         Daemon { child, url }
     }
@@ -40,7 +37,15 @@ impl Daemon {
     fn post(&self, task: &str) -> String {
         let body = serde_json::json!({"task": task}).to_string();
         let out = std::process::Command::new("curl")
-            .args(["-sf", "-X", "POST", "-H", "Content-Type: application/json", "-d", &body])
+            .args([
+                "-sf",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &body,
+            ])
             .arg(format!("{}/jobs", self.url))
             .output()
             .expect("curl");
@@ -102,7 +107,13 @@ fn sigterm_cancels_what_outlives_the_drain_timeout() {
     assert_eq!(d.wait_exit(Duration::from_secs(20)), Some(0));
     let job = sb.job(&id);
     assert_eq!(job["status"], "cancelled", "{job}");
-    assert!(job["error"].as_str().unwrap().contains("agenticore stopped"), "{job}");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("agenticore stopped"),
+        "{job}"
+    );
     assert_eq!(job_processes(&id), Vec::<u32>::new());
 }
 
@@ -122,13 +133,22 @@ fn after_kill_9_a_restarted_daemon_reconciles_the_job_and_kills_its_orphans() {
     loop {
         let job = sb.job(&id);
         if job["status"] == "failed" {
-            assert!(job["error"].as_str().unwrap().contains("interrupted"), "{job}");
+            assert!(
+                job["error"].as_str().unwrap().contains("interrupted"),
+                "{job}"
+            );
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "not reconciled: {job}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "not reconciled: {job}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(wait_no_processes(&id, Duration::from_secs(5)), Vec::<u32>::new());
+    assert_eq!(
+        wait_no_processes(&id, Duration::from_secs(5)),
+        Vec::<u32>::new()
+    );
 }
 
 #[test]
@@ -136,5 +156,9 @@ fn a_public_bind_without_keys_is_refused() {
     let sb = Sandbox::new();
     let out = sb.run(&["serve", "--host", "0.0.0.0", "--port", "0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("AGENTICORE_API_KEYS"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("AGENTICORE_API_KEYS"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -33,19 +33,16 @@ pub async fn run(a: ServeArgs) -> CliResult {
     let host = a.host.clone().unwrap_or_else(|| config.server.host.clone());
     let port = a.port.unwrap_or(config.server.port);
     let keys = config.server.api_keys.clone();
-    if !is_loopback(&host) && keys.is_empty() && !a.insecure_no_auth {
+    if !server::auth::is_loopback(&host) && keys.is_empty() && !a.insecure_no_auth {
         return Err(CliError::usage(format!(
             "refusing to listen on {host} without API keys: anyone who can reach it could run \
              jobs. Set AGENTICORE_API_KEYS, bind 127.0.0.1, or pass --insecure-no-auth"
         )));
     }
     let addr = resolve(&host, port)?;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        CliError::new(
-            exit::UNREACHABLE,
-            format!("cannot listen on {addr}: {e}"),
-        )
-    })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| CliError::new(exit::UNREACHABLE, format!("cannot listen on {addr}: {e}")))?;
     let local = listener
         .local_addr()
         .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
@@ -53,7 +50,10 @@ pub async fn run(a: ServeArgs) -> CliResult {
     let store = SqliteStore::open(&config.jobs_db_path())
         .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
     let exe = std::env::current_exe().map_err(|e| {
-        CliError::new(exit::UNREACHABLE, format!("cannot find the agenticore binary: {e}"))
+        CliError::new(
+            exit::UNREACHABLE,
+            format!("cannot find the agenticore binary: {e}"),
+        )
     })?;
     let max = config.repos.max_parallel_jobs;
     let engine = Engine::new(config, Arc::new(store), exe);
@@ -111,13 +111,6 @@ async fn watch_signals(stop: CancellationToken, force: CancellationToken) {
         tracing::warn!("signal received: stopping");
         token.cancel();
     }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, CliError> {

@@ -128,6 +128,12 @@ impl Follower {
                 let data = serde_json::to_string(&view).unwrap_or_default();
                 return Some(Event::default().event("job").data(data));
             }
+            if self.state.shutdown.is_cancelled() {
+                // The server is stopping: end the stream; the client resumes elsewhere or
+                // later with Last-Event-ID.
+                self.done = true;
+                return None;
+            }
             self.wait().await;
         }
     }
@@ -158,15 +164,21 @@ impl Follower {
     /// job may be run by another process).
     async fn wait(&mut self) {
         let id = self.id;
-        let _ = tokio::time::timeout(POLL, async {
+        let stop = self.state.shutdown.clone();
+        let wake = &mut self.wake;
+        let woken = async move {
             loop {
-                match self.wake.recv().await {
+                match wake.recv().await {
                     Ok(ev) if ev.job_id == id => return,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => {
-                        std::future::pending::<()>().await
-                    }
+                    Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
                 }
+            }
+        };
+        let _ = tokio::time::timeout(POLL, async {
+            tokio::select! {
+                _ = stop.cancelled() => {},
+                _ = woken => {},
             }
         })
         .await;

@@ -21,7 +21,7 @@ pub async fn run(backend: &Backend, a: JsonArg) -> CliResult {
             o.insert("daemon".into(), (!backend.is_local()).into());
         }
         print_json(&v);
-        return Ok(exit::OK);
+        return Ok(code(&h.status));
     }
     match &url {
         Some(u) => println!("daemon        {u} ({}, {})", h.service, h.status),
@@ -38,5 +38,14 @@ pub async fn run(backend: &Backend, a: JsonArg) -> CliResult {
     kv("running", &h.running.to_string());
     kv("queued", &h.queued.to_string());
     kv("max parallel", &h.max_parallel_jobs.to_string());
-    Ok(exit::OK)
+    Ok(code(&h.status))
+}
+
+/// A daemon whose store does not answer reports `degraded`: exit 5, as for an unreachable store.
+fn code(status: &str) -> u8 {
+    if status == "ok" {
+        exit::OK
+    } else {
+        exit::UNREACHABLE
+    }
 }

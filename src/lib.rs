@@ -4,6 +4,7 @@
 //! way: `cli` -> `engine` -> `store` + runner. Nothing in `engine` or `store` knows about clap.
 
 pub mod api;
+pub mod client;
 pub mod config;
 pub mod engine;
 pub mod job;

@@ -1,14 +1,14 @@
 //! `agenticore jobs`: newest first, with a cursor for the next page.
 
+use agenticore::client::Backend;
 use agenticore::job::Status;
-use agenticore::store::ListFilter;
 
 use super::args::JobsArgs;
-use super::context::{Ctx, parse_id};
+use super::context::parse_id;
 use super::output::{job_value, jobs_table, print_json};
 use super::{CliError, CliResult, exit};
 
-pub async fn run(ctx: &Ctx, a: JobsArgs) -> CliResult {
+pub async fn run(backend: &Backend, a: JobsArgs) -> CliResult {
     let status = match a.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(
@@ -20,21 +20,13 @@ pub async fn run(ctx: &Ctx, a: JobsArgs) -> CliResult {
         None => None,
         Some(c) => Some(parse_id(c).map_err(|e| CliError::usage(e.message))?),
     };
-    ctx.reconcile().await;
-    let page = ctx
-        .engine
-        .list(ListFilter {
-            status,
-            limit: a.limit,
-            cursor,
-        })
-        .await?;
+    let page = backend.list(status, a.limit, cursor).await?;
     if a.json {
         print_json(&serde_json::json!({
             "success": true,
             "count": page.jobs.len(),
             "jobs": page.jobs.iter().map(job_value).collect::<Vec<_>>(),
-            "cursor": page.next_cursor.map(|c| c.to_string()),
+            "cursor": page.cursor,
         }));
     } else if page.jobs.is_empty() {
         eprintln!(
@@ -45,7 +37,7 @@ pub async fn run(ctx: &Ctx, a: JobsArgs) -> CliResult {
         );
     } else {
         print!("{}", jobs_table(&page.jobs));
-        if let Some(c) = page.next_cursor {
+        if let Some(c) = page.cursor {
             eprintln!("More: agenticore jobs --cursor {c}");
         }
     }

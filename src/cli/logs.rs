@@ -1,68 +1,29 @@
 //! `agenticore logs ID [-f]`: the job's log (claude's stream-json plus agenticore's own
 //! lines), rendered readably or raw; `-f` follows it until the job ends.
 
-use std::time::Duration;
-
-use agenticore::engine::execute::log_path;
+use agenticore::client::Backend;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::args::LogsArgs;
-use super::context::{Ctx, parse_id};
-use super::{CliError, CliResult, exit};
+use super::context::parse_id;
+use super::{CliResult, exit};
 
-pub async fn run(ctx: &Ctx, a: LogsArgs) -> CliResult {
+pub async fn run(backend: &Backend, a: LogsArgs) -> CliResult {
     let id = parse_id(&a.id)?;
-    let _ = ctx.engine.get(id).await?;
-    let path = log_path(ctx.config(), id);
-    // The log appears when the job starts; a queued job has none yet.
-    let file = loop {
-        match tokio::fs::File::open(&path).await {
-            Ok(f) => break Some(f),
-            Err(_) if a.follow => {
-                if ctx.engine.get(id).await?.status().is_terminal() {
-                    break tokio::fs::File::open(&path).await.ok();
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(_) => break None,
+    if a.follow {
+        let mut follow = backend.follow_logs(id).await?;
+        while let Some(line) = follow.next().await {
+            emit(&line?, a.raw);
         }
-    };
-    let Some(file) = file else {
-        eprintln!("No log for job {id} yet (it has not started).");
         return Ok(exit::OK);
-    };
-    let mut reader = BufReader::new(file);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line).await.map_err(|e| {
-            CliError::new(
-                exit::UNREACHABLE,
-                format!("reading {}: {e}", path.display()),
-            )
-        })?;
-        if n == 0 {
-            if !a.follow || ctx.engine.get(id).await?.status().is_terminal() {
-                // One more read: lines written just before the job ended.
-                line.clear();
-                if reader.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    emit(&line, a.raw);
-                    continue;
-                }
-                break;
+    }
+    match backend.logs(id).await? {
+        Some(text) => {
+            for line in text.lines() {
+                emit(line, a.raw);
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
         }
-        if !line.ends_with('\n') {
-            // A partial line being written: wait for the rest.
-            let mut rest = String::new();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let _ = reader.read_line(&mut rest).await;
-            line.push_str(&rest);
-        }
-        emit(&line, a.raw);
+        None => eprintln!("No log for job {id} yet (it has not started)."),
     }
     Ok(exit::OK)
 }

@@ -65,6 +65,12 @@ impl From<agenticore::engine::EngineError> for CliError {
     }
 }
 
+impl From<agenticore::client::ClientError> for CliError {
+    fn from(e: agenticore::client::ClientError) -> Self {
+        context::to_cli(e)
+    }
+}
+
 impl From<agenticore::store::StoreError> for CliError {
     fn from(e: agenticore::store::StoreError) -> Self {
         CliError::new(exit::UNREACHABLE, e.to_string())
@@ -110,19 +116,28 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Version(a) => version::run(a),
         Command::Config(a) => config_cmd::run(a),
         Command::Serve(a) => serve::run(a).await,
+        Command::Worker => worker::run(&Ctx::load()?).await,
         command => {
-            let ctx = Ctx::load()?;
-            match command {
-                Command::Submit(a) => submit::run(&ctx, a).await,
-                Command::Jobs(a) => jobs::run(&ctx, a).await,
-                Command::Job(a) => job::run(&ctx, a).await,
-                Command::Logs(a) => logs::run(&ctx, a).await,
-                Command::Cancel(a) => cancel::run(&ctx, a).await,
-                Command::Profiles(a) => profiles::run(&ctx, a),
-                Command::Worker => worker::run(&ctx).await,
-                Command::Status(a) => status::run(&ctx, a).await,
-                Command::Version(_) | Command::Config(_) | Command::Serve(_) => Ok(exit::OK),
-            }
+            let (backend, origin) = context::choose_backend().await?;
+            let b = &backend;
+            let result = match command {
+                Command::Submit(a) => submit::run(b, a).await,
+                Command::Jobs(a) => jobs::run(b, a).await,
+                Command::Job(a) => job::run(b, a).await,
+                Command::Logs(a) => logs::run(b, a).await,
+                Command::Cancel(a) => cancel::run(b, a).await,
+                Command::Profiles(a) => profiles::run(b, a).await,
+                Command::Status(a) => status::run(b, a).await,
+                Command::Version(_) | Command::Config(_) | Command::Serve(_) | Command::Worker => {
+                    Ok(exit::OK)
+                }
+            };
+            result.map_err(|mut e| {
+                if e.code == exit::UNREACHABLE && !backend.is_local() {
+                    e.message.push_str(origin.hint());
+                }
+                e
+            })
         }
     }
 }

@@ -3,24 +3,13 @@
 use std::io::Write;
 
 use agenticore::api::JobView;
-use agenticore::job::{Job, JobState, Status};
+use agenticore::job::Status;
 use chrono::Utc;
 
-/// The `pod_name` field of the seed: the host this runs on.
-pub fn pod_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            nix::unistd::gethostname()
-                .ok()
-                .and_then(|h| h.into_string().ok())
-        })
-        .unwrap_or_default()
-}
+pub use agenticore::client::pod_name;
 
-pub fn job_value(job: &Job) -> serde_json::Value {
-    serde_json::to_value(JobView::from_job(job, &pod_name())).unwrap_or_default()
+pub fn job_value(job: &JobView) -> serde_json::Value {
+    serde_json::to_value(job).unwrap_or_default()
 }
 
 /// Print JSON on stdout, ending with a newline. A closed pipe is not an error.
@@ -40,21 +29,22 @@ pub fn duration(secs: i64) -> String {
     }
 }
 
-pub fn age(job: &Job) -> String {
-    duration((Utc::now() - job.created_at).num_seconds())
+pub fn age(job: &JobView) -> String {
+    job.created()
+        .map(|c| duration((Utc::now() - c).num_seconds()))
+        .unwrap_or_else(|| "-".into())
 }
 
-pub fn elapsed(job: &Job) -> String {
-    match (job.state.started_at(), job.state.ended_at()) {
+pub fn elapsed(job: &JobView) -> String {
+    match (job.started(), job.ended()) {
         (Some(s), Some(e)) => duration((e - s).num_seconds()),
         (Some(s), None) => duration((Utc::now() - s).num_seconds()),
         _ => "-".into(),
     }
 }
 
-pub fn cost(job: &Job) -> String {
-    job.progress
-        .cost_usd
+pub fn cost(job: &JobView) -> String {
+    job.cost_usd
         .map(|c| format!("${c:.4}"))
         .unwrap_or_else(|| "-".into())
 }
@@ -64,7 +54,7 @@ fn one_line(s: &str, max: usize) -> String {
 }
 
 /// The `jobs` table.
-pub fn jobs_table(jobs: &[Job]) -> String {
+pub fn jobs_table(jobs: &[JobView]) -> String {
     let mut rows = vec![[
         "ID".to_string(),
         "STATUS".into(),
@@ -77,17 +67,16 @@ pub fn jobs_table(jobs: &[Job]) -> String {
     ]];
     for j in jobs {
         rows.push([
-            j.id.to_string(),
-            j.status().to_string(),
-            j.spec.profile.clone(),
+            j.id.clone(),
+            j.status.to_string(),
+            j.profile.clone(),
             age(j),
             elapsed(j),
-            j.progress
-                .num_turns
+            j.num_turns
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "-".into()),
             cost(j),
-            one_line(&j.spec.task, 50),
+            one_line(&j.task, 50),
         ]);
     }
     table(&rows)
@@ -118,42 +107,43 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
 }
 
 /// A job for humans: key facts, then the output and the error.
-pub fn job_details(job: &Job) -> String {
+pub fn job_details(job: &JobView) -> String {
     let mut out = String::new();
     let mut kv = |k: &str, v: String| {
         if !v.is_empty() {
             out.push_str(&format!("{k:<14}{v}\n"));
         }
     };
-    let p = &job.progress;
-    kv("id", job.id.to_string());
-    kv("status", job.status().to_string());
-    kv("profile", job.spec.profile.clone());
-    kv("task", one_line(&job.spec.task, 200));
-    kv("repo", job.spec.repo_url.clone().unwrap_or_default());
-    kv("base ref", job.spec.base_ref.clone().unwrap_or_default());
-    kv("branch", p.branch.clone().unwrap_or_default());
-    let wd_label = if p.branch.is_some() {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    kv("id", job.id.clone());
+    kv("status", job.status.to_string());
+    kv("profile", job.profile.clone());
+    kv("task", one_line(&job.task, 200));
+    kv("repo", job.repo_url.clone());
+    kv("base ref", job.base_ref.clone());
+    kv("branch", opt(&job.branch));
+    let wd_label = if job.branch.is_some() {
         "worktree"
     } else {
         "workdir"
     };
-    kv(wd_label, p.worktree_path.clone().unwrap_or_default());
-    kv("created", job.created_at.to_rfc3339());
+    kv(wd_label, job.worktree_path.clone());
+    kv(
+        "created",
+        job.created()
+            .map(|c| c.to_rfc3339())
+            .unwrap_or_else(|| job.created_at.clone()),
+    );
     kv("time", elapsed(job));
-    if let JobState::Running {
-        node,
-        pid,
-        cancel_requested,
-        ..
-    } = &job.state
+    if job.status == Status::Running
+        && let Some(node) = &job.node
     {
         kv(
             "runner",
             format!(
                 "{node}{}{}",
-                pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
-                if *cancel_requested {
+                job.pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+                if job.cancel_requested {
                     ", cancel requested"
                 } else {
                     ""
@@ -161,15 +151,15 @@ pub fn job_details(job: &Job) -> String {
             ),
         );
     }
-    kv("session", p.session_id.clone().unwrap_or_default());
+    kv("session", opt(&job.session_id));
     kv(
         "turns",
-        p.num_turns.map(|n| n.to_string()).unwrap_or_default(),
+        job.num_turns.map(|n| n.to_string()).unwrap_or_default(),
     );
-    if p.cost_usd.is_some() {
+    if job.cost_usd.is_some() {
         kv("cost", cost(job));
     }
-    if let Some(t) = &p.tokens {
+    if let Some(t) = &job.tokens {
         kv(
             "tokens",
             format!(
@@ -180,14 +170,11 @@ pub fn job_details(job: &Job) -> String {
     }
     kv(
         "exit code",
-        job.state
-            .exit_code()
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
+        job.exit_code.map(|c| c.to_string()).unwrap_or_default(),
     );
-    kv("pr", p.pr_url.clone().unwrap_or_default());
-    if !p.permission_denials.is_empty() {
-        let list: Vec<String> = p
+    kv("pr", opt(&job.pr_url));
+    if !job.permission_denials.is_empty() {
+        let list: Vec<String> = job
             .permission_denials
             .iter()
             .map(|d| match &d.tool_input {
@@ -197,18 +184,18 @@ pub fn job_details(job: &Job) -> String {
             .collect();
         kv("DENIED", list.join("; "));
     }
-    if !p.mcp_failures.is_empty() {
-        kv("MCP FAILED", p.mcp_failures.join("; "));
+    if !job.mcp_failures.is_empty() {
+        kv("MCP FAILED", job.mcp_failures.join("; "));
     }
-    if let Some(e) = job.state.error() {
-        let label = if job.status() == Status::Cancelled {
+    if let Some(e) = &job.error {
+        let label = if job.status == Status::Cancelled {
             "reason"
         } else {
             "error"
         };
-        kv(label, e.to_string());
+        kv(label, e.clone());
     }
-    if let Some(o) = &p.output {
+    if let Some(o) = &job.output {
         out.push('\n');
         out.push_str(readable_output(o).trim_end());
         out.push('\n');
@@ -217,8 +204,8 @@ pub fn job_details(job: &Job) -> String {
 }
 
 /// The exit code a finished job maps to.
-pub fn job_exit_code(job: &Job) -> u8 {
-    match job.status() {
+pub fn job_exit_code(job: &JobView) -> u8 {
+    match job.status {
         Status::Succeeded => super::exit::OK,
         Status::Cancelled => super::exit::CANCELLED,
         Status::Failed => super::exit::JOB_FAILED,

@@ -1,17 +1,15 @@
 //! `agenticore profiles`.
 
+use agenticore::client::Backend;
+
 use super::args::JsonArg;
-use super::context::Ctx;
 use super::output::print_json;
 use super::{CliResult, exit};
 
-pub fn run(ctx: &Ctx, a: JsonArg) -> CliResult {
-    let profiles = ctx.engine.profiles();
-    let list: Vec<serde_json::Value> = profiles.valid().map(|p| p.summary_json()).collect();
-    let broken: Vec<(String, String)> = profiles
-        .broken()
-        .map(|(n, e)| (n.to_string(), e.to_string()))
-        .collect();
+pub async fn run(backend: &Backend, a: JsonArg) -> CliResult {
+    let report = backend.profiles().await?;
+    let list = report.list.profiles;
+    let broken = report.broken;
     if a.json {
         let mut v = serde_json::json!({"success": true, "count": list.len(), "profiles": list});
         if !broken.is_empty() {

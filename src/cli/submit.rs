@@ -4,17 +4,16 @@
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
+use agenticore::api::{JobView, SubmitBody};
+use agenticore::client::{Backend, Update};
 use agenticore::engine::events::{EventKind, JobEvent};
-use agenticore::engine::{RunMode, SubmitRequest};
-use agenticore::job::{Job, JobId};
-use tokio_util::sync::CancellationToken;
+use agenticore::job::JobId;
 
 use super::args::SubmitArgs;
-use super::context::Ctx;
 use super::output::{job_details, job_exit_code, job_value, print_json};
-use super::{CliError, CliResult, exit, worker};
+use super::{CliError, CliResult, exit};
 
-pub async fn run(ctx: &Ctx, a: SubmitArgs) -> CliResult {
+pub async fn run(backend: &Backend, a: SubmitArgs) -> CliResult {
     let task = if a.task == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -24,31 +23,40 @@ pub async fn run(ctx: &Ctx, a: SubmitArgs) -> CliResult {
     } else {
         a.task.clone()
     };
-    let req = SubmitRequest {
+    if a.keep_worktree && !backend.is_local() {
+        eprintln!(
+            "agenticore: --keep-worktree only applies to the local engine; the server ignores it"
+        );
+    }
+    let body = SubmitBody {
         task,
         repo_url: a.repo.clone(),
-        base_ref: a.base_ref.clone(),
         profile: a.profile.clone(),
-        session_id: a.session_id.clone(),
-        timeout_seconds: a.timeout,
+        base_ref: a.base_ref.clone(),
         wait: a.wait,
-        keep_worktree_on_failure: a.keep_worktree,
+        session_id: a.session_id.clone(),
+        timeout: a.timeout,
     };
-    let job = ctx.engine.submit(req).await?;
+    let job = backend.submit(body, a.keep_worktree).await?;
     if !a.wait {
-        worker::ensure_running(ctx.config());
         if a.json {
             print_json(&serde_json::json!({"success": true, "job": job_value(&job)}));
         } else {
             println!("{}", job.id);
             eprintln!(
                 "Queued job {} (profile {}). Follow it with: agenticore logs -f {}",
-                job.id, job.spec.profile, job.id
+                job.id, job.profile, job.id
             );
         }
         return Ok(exit::OK);
     }
-    let done = run_and_watch(ctx, job.id, a.json).await?;
+    let id: JobId = job.id.parse().map_err(|e| {
+        CliError::new(
+            exit::UNREACHABLE,
+            format!("the server sent a bad job id: {e}"),
+        )
+    })?;
+    let done = watch(backend, id, a.json).await?;
     if a.json {
         print_json(&serde_json::json!({"success": true, "job": job_value(&done)}));
     } else {
@@ -57,60 +65,41 @@ pub async fn run(ctx: &Ctx, a: SubmitArgs) -> CliResult {
     Ok(job_exit_code(&done))
 }
 
-/// Run the job in this process (unless another runner took it) and show its progress until
-/// it is terminal. The first Ctrl-C cancels the job; the run ends when its processes are dead.
-async fn run_and_watch(ctx: &Ctx, id: JobId, quiet: bool) -> Result<Job, CliError> {
-    let engine = ctx.engine.clone();
-    // Subscribe before the scheduler starts, so no event of the run is missed.
-    let mut events = engine.subscribe();
-    let shutdown = CancellationToken::new();
-    let sched = {
-        let engine = engine.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { engine.run_scheduler(RunMode::Only(id), shutdown).await })
-    };
+/// Show the job's progress until it is terminal; locally, run it in this process (unless
+/// another runner took it). The first Ctrl-C cancels the job and the watch goes on until its
+/// processes are dead; a second one stops watching a remote job (it stays cancelled).
+async fn watch(backend: &Backend, id: JobId, quiet: bool) -> Result<JobView, CliError> {
+    let mut watch = backend.watch(id, backend.is_local()).await?;
     let mut display = Display::new(quiet);
     display.line(&format!("job {id} queued"));
     let mut cancelled = false;
-    let mut poll = tokio::time::interval(Duration::from_millis(500));
-    let mut ticks: u64 = 0;
-    let job = loop {
+    let result = loop {
         tokio::select! {
-            ev = events.recv() => {
-                if let Ok(ev) = ev && ev.job_id == id {
-                    display.event(&ev);
-                    if let EventKind::Status { status, .. } = ev.kind
-                        && status.is_terminal()
-                    {
-                        break engine.get(id).await?;
+            u = watch.next() => match u {
+                Ok(Update::Event(ev)) => display.event(&ev),
+                Ok(Update::Snapshot(job)) => display.progress(&job),
+                Ok(Update::Done(job)) => break Ok(job),
+                Err(e) => break Err(CliError::from(e)),
+            },
+            _ = tokio::signal::ctrl_c() => {
+                if !cancelled {
+                    cancelled = true;
+                    display.line("Ctrl-C: cancelling the job (its processes are being killed)...");
+                    if let Err(e) = backend.request_cancel(id, "cancelled by user (Ctrl-C)").await {
+                        display.line(&format!("cancel failed: {e}"));
                     }
+                } else if !backend.is_local() {
+                    break Err(CliError::new(
+                        exit::CANCELLED,
+                        format!("stopped watching job {id}; its cancellation was requested"),
+                    ));
                 }
-            }
-            _ = tokio::signal::ctrl_c(), if !cancelled => {
-                cancelled = true;
-                display.line("Ctrl-C: cancelling the job (its processes are being killed)...");
-                if let Err(e) = engine.cancel(id, "cancelled by user (Ctrl-C)").await {
-                    display.line(&format!("cancel failed: {e}"));
-                }
-            }
-            _ = poll.tick() => {
-                ticks += 1;
-                if ticks.is_multiple_of(4) {
-                    // If another process runs our job and dies, this is what notices.
-                    engine.reconcile().await;
-                }
-                let job = engine.get(id).await?;
-                if job.status().is_terminal() {
-                    break job;
-                }
-                display.progress(&job);
             }
         }
     };
-    shutdown.cancel();
-    let _ = sched.await;
+    watch.close().await;
     display.finish();
-    Ok(job)
+    result
 }
 
 /// Progress on stderr: an indicatif spinner on a terminal, plain lines when piped.
@@ -178,11 +167,12 @@ impl Display {
         }
     }
 
-    /// What the store says (the job may be run by another process, whose events we do not see).
-    fn progress(&mut self, job: &Job) {
-        self.status = job.status().to_string();
-        self.turns = self.turns.max(job.progress.num_turns.unwrap_or(0));
-        self.cost = job.progress.cost_usd.or(self.cost);
+    /// What the record says (the job may be run by another process, whose events we do not
+    /// see here).
+    fn progress(&mut self, job: &JobView) {
+        self.status = job.status.to_string();
+        self.turns = self.turns.max(job.num_turns.unwrap_or(0));
+        self.cost = job.cost_usd.or(self.cost);
         self.set_prefix();
     }
 

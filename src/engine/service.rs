@@ -21,8 +21,9 @@ use crate::store::{CancelOutcome, JobStore, ListFilter, Page, StoreError};
 pub const MAX_TASK_BYTES: usize = 256 * 1024;
 /// Longest wall-clock timeout a job may ask for (7 days).
 pub const MAX_TIMEOUT_SECONDS: u64 = 7 * 86_400;
-/// Most jobs one `list` call returns.
-pub const MAX_LIST_LIMIT: usize = 1_000;
+/// Most jobs one `list` call returns: large, because scripts of the original list "all jobs"
+/// with a huge limit (`?limit=10000000`) and count them.
+pub const MAX_LIST_LIMIT: usize = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -11,6 +11,7 @@ set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SHARED="${AGENTICORE_SHARED:-$ROOT/../shared}"
 MOCK_DIR="$SHARED/mock-anthropic"
+SCRIPTS="$ROOT/tests/e2e"
 CLAUDE_VERSION=2.1.197
 CLI_DIR="$ROOT/.e2e/claude-cli"
 CLAUDE_BIN="$CLI_DIR/node_modules/.bin/claude"
@@ -80,9 +81,11 @@ print("" if v is None else v)' "$1" "$2" 2>/dev/null; }
 job_procs() { # id -> number of live processes tagged with the job id
   grep -lsz "^AGENTICORE_JOB_ID=$1\$" /proc/[0-9]*/environ 2>/dev/null | wc -l
 }
-wait_status() { # id status... (30 s)
+wait_status() { # id status... [seconds, default 30]
   local id="$1"; shift
-  for _ in $(seq 300); do
+  local secs=30
+  case "${!#}" in ''|*[!0-9]*) ;; *) secs="${!#}"; set -- "${@:1:$(($#-1))}";; esac
+  for _ in $(seq $((secs * 10))); do
     st="$("$BIN" job "$id" --json 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["job"]["status"])' 2>/dev/null)"
     for want in "$@"; do [ "$st" = "$want" ] && return 0; done
     sleep 0.1
@@ -157,6 +160,47 @@ if [ $rc -eq 1 ] && echo "$err" | grep -q "timed out after 3 s" && [ "$left" -eq
   ok "timeout: exit 1, '$err', no process left"
 else bad "timeout rc=$rc err=$err left=$left $(tail -3 "$TMP/j4.err")"; fi
 stop_mock
+
+# 5. Jobs whose profile brings an MCP server (agenticore itself, over stdio): three at once.
+#    Each job's claude calls list_profiles and run_task(wait) through MCP; the nested jobs run.
+if "$BIN" serve --help 2>/dev/null | grep -q -- '--stdio'; then
+  start_mock "$SCRIPTS/mcp-jobs.json"
+  export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
+  mkdir -p "$AGENTICORE_HOME/profiles/e2e-mcp"
+  cat >"$AGENTICORE_HOME/profiles/e2e-mcp/profile.yml" <<YML
+extends: e2e
+description: "e2e: agenticore as the job's MCP server"
+mcp_servers:
+  agenticore:
+    command: $BIN
+    args: [serve, --stdio]
+    env:
+      AGENTICORE_HOME: $AGENTICORE_HOME
+      AGENTICORE_REPOS_ROOT: $AGENTICORE_REPOS_ROOT
+      AGENTICORE_CLAUDE_BINARY: $CLAUDE_BIN
+      AGENTICORE_OTEL_ENABLED: "false"
+YML
+  ids=()
+  for i in 1 2 3; do
+    ids+=("$("$BIN" submit "use agenticore to run a job ($i)" --profile e2e-mcp 2>>"$TMP/j5.err")")
+  done
+  all_ok=1
+  for id in "${ids[@]}"; do
+    if ! wait_status "$id" succeeded failed cancelled 120; then all_ok=0; continue; fi
+    "$BIN" job "$id" --json >"$TMP/j5-$id.json"
+    if [ "$(jget "$TMP/j5-$id.json" status)" != succeeded ] || [ -n "$(jget "$TMP/j5-$id.json" mcp_failures)" ] \
+       || [ -n "$(jget "$TMP/j5-$id.json" permission_denials)" ]; then
+      all_ok=0; bad "mcp job $id: $(head -c 600 "$TMP/j5-$id.json")"
+    fi
+  done
+  nested="$("$BIN" jobs --json -n 100 | "$PY" -c 'import json,sys; print(sum(1 for j in json.load(sys.stdin)["jobs"] if j["task"]=="hello from claude" and j["status"]=="succeeded"))')"
+  if [ "$all_ok" = 1 ] && [ "$nested" = 3 ]; then
+    ok "3 concurrent jobs with agenticore as their MCP server: tools called, 3 nested jobs ran"
+  else bad "mcp jobs: all_ok=$all_ok nested succeeded=$nested $(tail -5 "$TMP/j5.err")"; fi
+  stop_mock
+else
+  echo "# (serve --stdio not available: MCP e2e skipped)"
+fi
 
 echo "$PASS passed, $FAIL failed"
 [ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"

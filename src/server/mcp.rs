@@ -165,7 +165,7 @@ impl AgenticoreMcp {
     async fn get_job(&self, Parameters(args): Parameters<JobIdArgs>) -> CallToolResult {
         let id = match parse_id(&args.job_id) {
             Ok(id) => id,
-            Err(e) => return e,
+            Err(e) => return tool_error(e),
         };
         match self.state.engine.get(id).await {
             Ok(job) => self.envelope(&job),
@@ -221,7 +221,7 @@ impl AgenticoreMcp {
     async fn cancel_job(&self, Parameters(args): Parameters<JobIdArgs>) -> CallToolResult {
         let id = match parse_id(&args.job_id) {
             Ok(id) => id,
-            Err(e) => return e,
+            Err(e) => return tool_error(e),
         };
         match self.state.engine.cancel(id, "cancelled by user").await {
             Ok(
@@ -524,12 +524,12 @@ fn api_error(e: ApiError) -> CallToolResult {
     tool_error(e.message)
 }
 
-fn parse_id(raw: &str) -> Result<JobId, CallToolResult> {
+fn parse_id(raw: &str) -> Result<JobId, String> {
     raw.trim().parse::<JobId>().map_err(|_| {
-        tool_error(format!(
+        format!(
             "job_id {:?} is not a job id (a UUID, as returned by run_task or list_jobs)",
             rest::clip(raw, 100)
-        ))
+        )
     })
 }
 

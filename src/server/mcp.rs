@@ -305,7 +305,13 @@ impl AgenticoreMcp {
         tokio::pin!(done);
         loop {
             tokio::select! {
-                r = &mut done => return r.map_err(ApiError::from),
+                r = &mut done => {
+                    // The events already broadcast (the final status among them) still count.
+                    if let Some(p) = progress.as_mut() {
+                        p.flush().await;
+                    }
+                    return r.map_err(ApiError::from);
+                }
                 () = ctx.ct.cancelled() => {
                     tracing::info!(job = %id, "MCP run_task wait cancelled by the client; the job goes on");
                     return Err(ApiError::bad_request(format!(
@@ -432,6 +438,21 @@ impl Progress {
             if ev.job_id == self.job {
                 return Some(self.state.fold(self.job, &ev));
             }
+        }
+    }
+
+    /// Send what the events received but not yet read say.
+    async fn flush(&mut self) {
+        let mut last = None;
+        loop {
+            match self.rx.try_recv() {
+                Ok(ev) if ev.job_id == self.job => last = Some(self.state.fold(self.job, &ev)),
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+        if let Some(msg) = last {
+            self.send(msg).await;
         }
     }
 

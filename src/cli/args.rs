@@ -162,6 +162,11 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, let running jobs finish this long before cancelling them.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub drain_timeout: u64,
+    /// Serve MCP over stdin/stdout instead of HTTP (for an MCP client that starts agenticore,
+    /// e.g. `claude mcp add agenticore -- agenticore serve --stdio`); the same as
+    /// AGENTICORE_TRANSPORT=stdio. Jobs run in this process; it drains and exits at EOF.
+    #[arg(long, conflicts_with_all = ["host", "port", "insecure_no_auth"])]
+    pub stdio: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

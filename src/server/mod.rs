@@ -1,9 +1,10 @@
 //! The HTTP server behind `agenticore serve`: the seed's REST routes, SSE progress, OpenAPI, and
-//! (next) MCP. Built for tests: `serve` takes a bound listener and a shutdown future, so a test
+//! MCP over Streamable HTTP at `/mcp` (`mcp.rs`, also served over stdio). Built for tests: `serve` takes a bound listener and a shutdown future, so a test
 //! binds port 0 and runs the real server in-process.
 
 pub mod auth;
 pub mod events;
+pub mod mcp;
 pub mod openapi;
 pub mod rest;
 
@@ -29,8 +30,11 @@ pub struct AppState {
     pub keys: Arc<auth::ApiKeys>,
     /// The seed's `pod_name` of every job JSON (this host).
     pub pod_name: Arc<str>,
-    /// Cancelled when the server starts shutting down: long requests (`wait`, SSE) end then.
+    /// Cancelled when the server starts shutting down: long requests (`wait`, SSE, MCP
+    /// sessions) end then.
     pub shutdown: CancellationToken,
+    /// The `Host` headers `/mcp` accepts (default: loopback names).
+    pub mcp_hosts: Arc<mcp::AllowedHosts>,
 }
 
 impl AppState {
@@ -40,19 +44,29 @@ impl AppState {
             keys: Arc::new(auth::ApiKeys::new(api_keys)),
             pod_name: pod_name.into(),
             shutdown: CancellationToken::new(),
+            mcp_hosts: Arc::new(mcp::AllowedHosts::default()),
         }
+    }
+
+    /// Accept these `Host` headers at `/mcp`.
+    pub fn with_mcp_allowed_hosts(mut self, hosts: mcp::AllowedHosts) -> AppState {
+        self.mcp_hosts = Arc::new(hosts);
+        self
     }
 }
 
-/// The whole application: routes, auth, body limit, JSON errors, request logging.
+/// The whole application: routes, MCP at `/mcp`, auth (on `/mcp` too), body limit, JSON errors
+/// (not on `/mcp`, whose errors are MCP's), request logging.
 pub fn router(state: AppState) -> Router {
+    let mcp = mcp::http_service(&state);
     rest::router(state.clone())
         .route("/openapi.json", get(openapi::openapi_json))
+        .nest_service("/mcp", mcp)
         .fallback(rest::not_found)
         .method_not_allowed_fallback(rest::method_not_allowed)
         .layer(middleware::from_fn_with_state(state, auth::require_key))
         .layer(DefaultBodyLimit::max(rest::BODY_LIMIT_BYTES))
-        .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(log_request))
 }
 
@@ -74,7 +88,14 @@ pub async fn serve(
 
 /// A safety net: any error answer that is not JSON (an axum rejection that slipped through, a
 /// handler returning a bare status) becomes an `ErrorBody` with the same status and headers.
-async fn json_errors(resp: Response) -> Response {
+/// MCP's answers (`/mcp`) are left as rmcp made them, but for the 401 of the auth middleware,
+/// which is JSON already.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let is_mcp = is_mcp_path(req.uri().path());
+    let resp = next.run(req).await;
+    if is_mcp {
+        return resp;
+    }
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
@@ -103,6 +124,10 @@ async fn json_errors(resp: Response) -> Response {
     let (fresh_parts, body) = fresh.into_parts();
     parts.headers.extend(fresh_parts.headers);
     Response::from_parts(parts, body)
+}
+
+fn is_mcp_path(path: &str) -> bool {
+    path == "/mcp" || path.starts_with("/mcp/")
 }
 
 /// One line per request: method, path (never the query string, which may hold `api_key`, and

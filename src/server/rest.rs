@@ -316,6 +316,31 @@ pub async fn submit_job(
     Ok(envelope(&state, &job))
 }
 
+/// What a `status` filter of a job listing asks for (shared by `GET /jobs` and MCP `list_jobs`).
+pub enum StatusFilter {
+    /// No filter.
+    Any,
+    Only(Status),
+    /// A seed status agenticore never produces: the list is empty.
+    Never,
+}
+
+/// Parse a `status` filter: absent or empty is no filter; a seed-only status lists nothing.
+pub fn status_filter(raw: Option<&str>) -> Result<StatusFilter, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(StatusFilter::Any),
+        Some(s) if SEED_ONLY_STATUSES.iter().any(|x| x.eq_ignore_ascii_case(s)) => {
+            Ok(StatusFilter::Never)
+        }
+        Some(s) => s.parse::<Status>().map(StatusFilter::Only).map_err(|_| {
+            ApiError::bad_request(format!(
+                "unknown status {:?} (expected one of: queued, running, succeeded, failed, cancelled)",
+                clip(s, ECHO_CHARS)
+            ))
+        }),
+    }
+}
+
 /// The filter of `GET /jobs`, or `None` when it asks for a status that never exists here.
 fn list_filter(q: &QueryPairs) -> Result<Option<ListFilter>, ApiError> {
     let limit = match q.get("limit").map(str::trim) {
@@ -334,17 +359,10 @@ fn list_filter(q: &QueryPairs) -> Result<Option<ListFilter>, ApiError> {
     if limit == 0 {
         return Err(ApiError::bad_request("limit must be at least 1"));
     }
-    let status = match q.get("status").map(str::trim) {
-        None | Some("") => None,
-        Some(s) if SEED_ONLY_STATUSES.iter().any(|x| x.eq_ignore_ascii_case(s)) => {
-            return Ok(None);
-        }
-        Some(s) => Some(s.parse::<Status>().map_err(|_| {
-            ApiError::bad_request(format!(
-                "unknown status {:?} (expected one of: queued, running, succeeded, failed, cancelled)",
-                clip(s, ECHO_CHARS)
-            ))
-        })?),
+    let status = match status_filter(q.get("status"))? {
+        StatusFilter::Any => None,
+        StatusFilter::Only(s) => Some(s),
+        StatusFilter::Never => return Ok(None),
     };
     let cursor = match q.get("cursor").map(str::trim) {
         None | Some("") => None,

@@ -214,7 +214,7 @@ impl ApiClient {
         let (path, timeout) = if wait {
             (format!("/jobs/{id}?wait=true"), None)
         } else {
-            (format!("/jobs/{id}"), Some(CALL_TIMEOUT))
+            (format!("/jobs/{id}?wait=false"), Some(CALL_TIMEOUT))
         };
         self.call(self.request(Method::DELETE, &path, timeout))
             .await

@@ -441,14 +441,15 @@ pub async fn get_job(
 }
 
 /// Cancel a job: a queued one at once; a running one is flagged (`cancel_requested`) and
-/// killed by its runner. With `?wait=true`, answer once it is terminal.
+/// killed by its runner. The answer waits until the job is terminal (at most the kill grace
+/// plus 15 s); `?wait=false` answers at once.
 #[utoipa::path(
     delete,
     path = "/jobs/{id}",
     tag = "jobs",
     params(
         ("id" = String, Path, description = "Job id (UUID)"),
-        ("wait" = Option<bool>, Query, description = "Answer once the job is terminal"),
+        ("wait" = Option<bool>, Query, description = "Answer once the job is terminal (default true; bounded)"),
     ),
     responses(
         (status = 200, description = "The job after the cancel", body = JobEnvelope),
@@ -463,7 +464,10 @@ pub async fn cancel_job(
     JobIdPath(id): JobIdPath,
     RawQuery(query): RawQuery,
 ) -> Result<Json<JobEnvelope>, ApiError> {
-    let wait = QueryPairs::parse(query.as_deref()).flag("wait")?;
+    // By default the answer waits (bounded) until the job is really over, so a script that
+    // checks for "cancelled" right after DELETE sees it, and its processes are dead by then.
+    let q = QueryPairs::parse(query.as_deref());
+    let wait = q.get("wait").is_none() || q.flag("wait")?;
     let job = match state.engine.cancel(id, "cancelled by user").await? {
         CancelOutcome::CancelledQueued(j)
         | CancelOutcome::Requested(j)
@@ -471,7 +475,12 @@ pub async fn cancel_job(
         CancelOutcome::NotFound => return Err(ApiError::job_not_found(&id.to_string())),
     };
     let job = if wait && !job.status().is_terminal() {
-        wait_final(&state, id).await?
+        let bound = Duration::from_secs(state.engine.config().claude.kill_grace_seconds + 15);
+        match tokio::time::timeout(bound, wait_final(&state, id)).await {
+            Ok(r) => r?,
+            // Its runner has not confirmed yet (another node, or a dying process): say so.
+            Err(_) => state.engine.get(id).await?,
+        }
     } else {
         job
     };

@@ -217,6 +217,34 @@ if [ "$all_ok" = 1 ] && [ "$nested" = 3 ]; then
 else bad "mcp jobs: all_ok=$all_ok nested succeeded=$nested $(tail -5 "$TMP/j5.err")"; fi
 stop_mock
 
+# 6. The same over Streamable HTTP: a job whose MCP server is a running agenticore daemon
+#    (with an API key); claude calls its tools over /mcp and the daemon runs the nested job.
+start_mock "$SCRIPTS/mcp-jobs.json"
+export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
+KEY="e2e-key-$RANDOM$RANDOM"
+AGENTICORE_API_KEYS="$KEY" "$BIN" serve --port 0 >"$TMP/daemon.out" 2>"$TMP/daemon.err" &
+DAEMON=$!
+for _ in $(seq 100); do [ -s "$TMP/daemon.out" ] && break; sleep 0.05; done
+DURL="$(head -1 "$TMP/daemon.out" | awk '{print $NF}')"
+mkdir -p "$AGENTICORE_HOME/profiles/e2e-mcp-http"
+cat >"$AGENTICORE_HOME/profiles/e2e-mcp-http/profile.yml" <<YML
+extends: e2e
+mcp_servers:
+  agenticore:
+    url: $DURL/mcp
+    headers:
+      X-API-Key: $KEY
+YML
+"$BIN" submit "use agenticore over http" --profile e2e-mcp-http --wait --json >"$TMP/j6.json" 2>"$TMP/j6.err"
+rc=$?
+nested="$("$BIN" jobs --json -n 100 | "$PY" -c 'import json,sys; print(sum(1 for j in json.load(sys.stdin)["jobs"] if j["task"]=="hello from claude" and j["status"]=="succeeded"))')"
+if [ $rc -eq 0 ] && [ -z "$(jget "$TMP/j6.json" mcp_failures)" ] && [ "$nested" = 4 ] \
+   && ! grep -q "$KEY" "$TMP/j6.json"; then
+  ok "a job with the agenticore daemon as its MCP server over HTTP (API key): tools called, nested job ran"
+else bad "mcp over http rc=$rc nested=$nested $(head -c 500 "$TMP/j6.json") $(tail -3 "$TMP/j6.err") $(tail -3 "$TMP/daemon.err")"; fi
+kill "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null
+stop_mock
+
 echo "$PASS passed, $FAIL failed"
 [ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"
 [ "$FAIL" -eq 0 ]

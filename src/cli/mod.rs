@@ -84,6 +84,7 @@ pub fn main() -> ExitCode {
     let json_logs =
         matches!(&cli.command, Some(Command::Serve(a)) if a.log_format == args::LogFormat::Json);
     init_tracing(cli.verbose, cli.quiet, json_logs);
+    limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -164,4 +165,16 @@ fn init_tracing(verbose: u8, quiet: bool, json: bool) {
     } else {
         fmt.try_init()
     };
+}
+
+/// glibc gives every thread that allocates its own arena and keeps freed memory in it: job
+/// lists built on the blocking pool's many threads made the daemon's RSS grow by the size of
+/// each large answer (measured: 176 MiB after 8 concurrent lists of 10k jobs, 59 MiB with two
+/// arenas). Two arenas are plenty for a 2-worker runtime. Must run before any thread starts.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }

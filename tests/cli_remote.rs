@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -304,47 +303,7 @@ fn cli_submit_wait_against_a_canned_server() {
 // ---------------------------------------------------------------------------------------------
 // The real daemon.
 
-struct Daemon {
-    child: Child,
-    url: String,
-}
-
-impl Daemon {
-    fn start(sb: &Sandbox, extra: &[&str]) -> Daemon {
-        let mut child = sb
-            .cmd()
-            .args(["serve"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("read url");
-        // Keep reading, so later prints never hit a closed pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink.clear();
-            }
-        });
-        let url = line.trim().rsplit(' ').next().expect("url").to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-        Daemon { child, url }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = self.child.wait();
-    }
-}
+use common::daemon::Daemon;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -3,80 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::daemon::Daemon;
 use common::*;
-
-struct Daemon {
-    child: Child,
-    url: String,
-}
-
-impl Daemon {
-    fn start(sb: &Sandbox, extra: &[&str]) -> Daemon {
-        let mut child = sb
-            .cmd()
-            .args(["serve", "--port", "0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read url");
-        let url = line.trim().rsplit(' ').next().expect("url").to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-        Daemon { child, url }
-    }
-
-    fn post(&self, task: &str) -> String {
-        let body = serde_json::json!({"task": task}).to_string();
-        let out = std::process::Command::new("curl")
-            .args([
-                "-sf",
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                &body,
-            ])
-            .arg(format!("{}/jobs", self.url))
-            .output()
-            .expect("curl");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("POST failed: {}", String::from_utf8_lossy(&out.stderr)));
-        v["job"]["id"].as_str().expect("id").to_string()
-    }
-
-    fn signal(&self, sig: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig)
-            .expect("signal");
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> Option<i32> {
-        let t0 = Instant::now();
-        while t0.elapsed() < within {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn wait_processes(id: &str, n: usize) {
     let t0 = Instant::now();
@@ -89,7 +19,7 @@ fn wait_processes(id: &str, n: usize) {
 #[test]
 fn sigterm_lets_a_short_job_finish_then_exits() {
     let sb = Sandbox::new();
-    let mut d = Daemon::start(&sb, &["--drain-timeout", "20"]);
+    let mut d = Daemon::start(&sb, &["--port", "0", "--drain-timeout", "20"]);
     let id = d.post("short [fake:sleep=1.5]");
     wait_processes(&id, 2);
     d.signal(nix::sys::signal::Signal::SIGTERM);
@@ -100,7 +30,7 @@ fn sigterm_lets_a_short_job_finish_then_exits() {
 #[test]
 fn sigterm_cancels_what_outlives_the_drain_timeout() {
     let sb = Sandbox::new();
-    let mut d = Daemon::start(&sb, &["--drain-timeout", "1"]);
+    let mut d = Daemon::start(&sb, &["--port", "0", "--drain-timeout", "1"]);
     let id = d.post("long [fake:sleep=60;child=600]");
     wait_processes(&id, 3);
     d.signal(nix::sys::signal::Signal::SIGTERM);
@@ -120,7 +50,7 @@ fn sigterm_cancels_what_outlives_the_drain_timeout() {
 #[test]
 fn after_kill_9_a_restarted_daemon_reconciles_the_job_and_kills_its_orphans() {
     let sb = Sandbox::new();
-    let mut d = Daemon::start(&sb, &[]);
+    let mut d = Daemon::start(&sb, &["--port", "0"]);
     let id = d.post("long [fake:sleep=60;child=600]");
     wait_processes(&id, 3);
     d.signal(nix::sys::signal::Signal::SIGKILL);
@@ -128,7 +58,7 @@ fn after_kill_9_a_restarted_daemon_reconciles_the_job_and_kills_its_orphans() {
     // The job's processes outlive the daemon...
     assert!(!job_processes(&id).is_empty());
     // ...until a new daemon starts and reconciles.
-    let _d2 = Daemon::start(&sb, &[]);
+    let _d2 = Daemon::start(&sb, &["--port", "0"]);
     let t0 = Instant::now();
     loop {
         let job = sb.job(&id);

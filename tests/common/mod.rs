@@ -212,4 +212,5 @@ pub fn bare_remote(dir: &Path) -> String {
     );
     format!("file://{}", bare.display())
 }
+pub mod daemon;
 pub mod server;

@@ -119,6 +119,8 @@ pub struct ServerConfig {
     pub api_keys: Vec<String>,
     /// The server clients talk to (`AGENTICORE_URL`); `None` means "try the default, else embed".
     pub url: Option<String>,
+    /// Jobs whose runner died go back to the queue instead of failing "interrupted".
+    pub requeue_interrupted: bool,
 }
 
 #[derive(Clone, PartialEq)]
@@ -199,6 +201,10 @@ const KEYS: &[(&str, &str)] = &[
     ("server.port", "AGENTICORE_PORT"),
     ("server.api_keys", "AGENTICORE_API_KEYS"),
     ("server.url", "AGENTICORE_URL"),
+    (
+        "server.requeue_interrupted",
+        "AGENTICORE_REQUEUE_INTERRUPTED",
+    ),
     ("redis.url", "REDIS_URL"),
     ("redis.key_prefix", "REDIS_KEY_PREFIX"),
     ("claude.binary", "AGENTICORE_CLAUDE_BINARY"),
@@ -299,6 +305,7 @@ impl Config {
                 url: b.opt("server.url", "an http:// or https:// URL", |s| {
                     url_with(s, &["http", "https"])
                 })?,
+                requeue_interrupted: b.get("server.requeue_interrupted", false, BOOL, boolean)?,
             },
             redis: RedisConfig {
                 url: b.opt("redis.url", "a redis://, rediss:// or unix:// URL", |s| {
@@ -456,6 +463,7 @@ impl Config {
             "server.port" => self.server.port.to_string(),
             "server.api_keys" => count_keys(self.server.api_keys.len()),
             "server.url" => opt(&self.server.url),
+            "server.requeue_interrupted" => self.server.requeue_interrupted.to_string(),
             "redis.url" => opt(&self.redis.url),
             "redis.key_prefix" => self.redis.key_prefix.clone(),
             "claude.binary" => self.claude.binary.clone(),

@@ -92,3 +92,52 @@ fn a_public_bind_without_keys_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn with_requeue_configured_an_interrupted_job_runs_again_as_a_new_job() {
+    let sb = Sandbox::new().env("AGENTICORE_REQUEUE_INTERRUPTED", "true");
+    let mut d = Daemon::start(&sb, &["--port", "0"]);
+    let task = "again [fake:sleep=60;child=600]";
+    let id = d.post(task);
+    wait_processes(&id, 3);
+    d.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = d.child.wait();
+    let _d2 = Daemon::start(&sb, &["--port", "0"]);
+    let t0 = Instant::now();
+    let new_id = loop {
+        let (_, v) = sb.json(&["jobs", "--json"]);
+        let jobs = v["jobs"].as_array().expect("jobs").clone();
+        if let Some(j) = jobs
+            .iter()
+            .find(|j| j["id"] != id.as_str() && j["task"] == task)
+        {
+            break j["id"].as_str().expect("id").to_string();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "not re-queued: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let old = sb.job(&id);
+    assert_eq!(old["status"], "failed", "{old}");
+    assert!(
+        old["error"].as_str().unwrap().contains("interrupted"),
+        "{old}"
+    );
+    // The new run starts once the old processes are gone, and is a run of its own.
+    let new = sb.wait_status(&new_id, &["running"], Duration::from_secs(20));
+    assert_eq!(new["task"], task);
+    let log = stdout(&sb.run(&["logs", &id, "--raw"]));
+    assert!(
+        log.contains(&new_id),
+        "the old log does not name the new job: {log}"
+    );
+    let out = sb.run(&["cancel", &new_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        wait_no_processes(&id, Duration::from_secs(5)),
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        wait_no_processes(&new_id, Duration::from_secs(5)),
+        Vec::<u32>::new()
+    );
+}

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::execute::execute;
+use super::execute::{execute, log_path};
+use super::joblog::JobLog;
 use super::proctree;
 use super::service::{Engine, local_owner_is_dead};
 use crate::job::JobId;
@@ -198,6 +199,31 @@ impl Engine {
         }
     }
 
+    /// `server.requeue_interrupted`: run an interrupted job again, as a new job with the same
+    /// spec (only after what was left of the old one is dead; the old record stays `failed`,
+    /// terminal states being final). The old job's log names the new one.
+    async fn requeue(&self, old: &crate::job::Job) {
+        let job = crate::job::Job::new(old.spec.clone());
+        match self.inner.store.insert(&job).await {
+            Ok(()) => {
+                tracing::warn!(job = %old.id, new_job = %job.id, "interrupted job re-queued");
+                let mut journal = JobLog::open(&log_path(&self.inner.config, old.id)).await;
+                journal
+                    .note(serde_json::json!({"event": "requeued", "new_job": job.id}))
+                    .await;
+                self.emit(
+                    job.id,
+                    super::events::EventKind::Status {
+                        status: job.status(),
+                        detail: Some(format!("re-queued from interrupted job {}", old.id)),
+                    },
+                );
+                self.inner.wake.notify_waiters();
+            }
+            Err(e) => tracing::error!(job = %old.id, "could not re-queue the interrupted job: {e}"),
+        }
+    }
+
     /// Renew our leases, pick up cancels requested elsewhere, and reap dead owners' jobs.
     async fn heartbeat_and_reap(&self) {
         let store = &self.inner.store;
@@ -232,6 +258,11 @@ impl Engine {
                         proctree::kill_all(None, &id, Duration::from_secs(5))
                     })
                     .await;
+                    if self.inner.config.server.requeue_interrupted
+                        && job.status() == crate::job::Status::Failed
+                    {
+                        self.requeue(&job).await;
+                    }
                 }
             }
             Err(e) => tracing::warn!("reaping stale jobs failed: {e}"),

@@ -272,6 +272,14 @@ async fn every_error_is_json_with_the_right_status() {
             format!("/jobs/{unknown}/logs"),
             format!("Job not found: {unknown}"),
         ),
+        (
+            format!("/jobs/{unknown}/events"),
+            format!("Job not found: {unknown}"),
+        ),
+        (
+            "/jobs/nope/events".to_string(),
+            "Job not found: nope".to_string(),
+        ),
         ("/nope".to_string(), "Not found".to_string()),
         ("/jobs/x/y/z".to_string(), "Not found".to_string()),
     ] {

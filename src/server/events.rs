@@ -11,8 +11,8 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
@@ -20,8 +20,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::broadcast;
 
 use super::AppState;
-use crate::api::{ErrorBody, JobView};
-use crate::engine::EngineError;
+use super::rest::{ApiError, JobIdPath};
+use crate::api::JobView;
 use crate::engine::events::JobEvent;
 use crate::engine::execute::log_path;
 use crate::job::JobId;
@@ -31,31 +31,11 @@ const POLL: Duration = Duration::from_millis(200);
 
 pub async fn job_events(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    JobIdPath(job_id): JobIdPath,
     headers: HeaderMap,
-) -> Response {
-    let not_found = |id: &str| {
-        let shown: String = id.chars().take(100).collect();
-        (
-            StatusCode::NOT_FOUND,
-            axum::Json(ErrorBody::new(format!("Job not found: {shown}"))),
-        )
-            .into_response()
-    };
-    let Ok(job_id) = id.parse::<JobId>() else {
-        return not_found(&id);
-    };
-    match state.engine.get(job_id).await {
-        Ok(_) => {}
-        Err(EngineError::NotFound(_)) | Err(EngineError::Invalid(_)) => return not_found(&id),
-        Err(e @ EngineError::Store(_)) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(ErrorBody::new(e.to_string())),
-            )
-                .into_response();
-        }
-    }
+) -> Result<Response, ApiError> {
+    // Same id parsing, 404 and store-error answers as every REST route.
+    state.engine.get(job_id).await?;
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -72,9 +52,9 @@ pub async fn job_events(
         partial: String::new(),
         done: false,
     };
-    Sse::new(follower.into_stream())
+    Ok(Sse::new(follower.into_stream())
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+        .into_response())
 }
 
 /// Tails one job's log and turns its lines into events.

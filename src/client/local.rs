@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::{CancelNote, ClientError, FollowInner, LogFollow, ProfileReport, Result, Update};
 use crate::api::{Health, JobList, JobView, ProfileList, SubmitBody};
 use crate::config::Config;
-use crate::engine::events::{EventKind, JobEvent};
+use crate::engine::events::{EventKind, JobEvent, next_for};
 use crate::engine::execute::log_path;
 use crate::engine::{Engine, RunMode, SubmitRequest};
 use crate::job::{Job, JobId, Status};
@@ -286,32 +286,28 @@ impl LocalWatch {
             let job = self.engine.get(id).await?;
             return Ok(Update::Done(JobView::from_job(&job, &pod)));
         }
-        loop {
-            tokio::select! {
-                ev = self.events.recv() => {
-                    if let Ok(ev) = ev && ev.job_id == id {
-                        if let EventKind::Status { status, .. } = ev.kind
-                            && status.is_terminal()
-                        {
-                            // Show the event; the final record comes with the next call.
-                            self.ended = true;
-                        }
-                        return Ok(Update::Event(ev));
-                    }
+        tokio::select! {
+            ev = next_for(&mut self.events, id) => {
+                if let EventKind::Status { status, .. } = ev.kind
+                    && status.is_terminal()
+                {
+                    // Show the event; the final record comes with the next call.
+                    self.ended = true;
                 }
-                _ = self.poll.tick() => {
-                    self.ticks += 1;
-                    if self.ticks.is_multiple_of(4) {
-                        // If another process runs our job and dies, this is what notices.
-                        self.engine.reconcile().await;
-                    }
-                    let job = JobView::from_job(&self.engine.get(id).await?, &pod);
-                    return Ok(if job.status.is_terminal() {
-                        Update::Done(job)
-                    } else {
-                        Update::Snapshot(job)
-                    });
+                Ok(Update::Event(ev))
+            }
+            _ = self.poll.tick() => {
+                self.ticks += 1;
+                if self.ticks.is_multiple_of(4) {
+                    // If another process runs our job and dies, this is what notices.
+                    self.engine.reconcile().await;
                 }
+                let job = JobView::from_job(&self.engine.get(id).await?, &pod);
+                Ok(if job.status.is_terminal() {
+                    Update::Done(job)
+                } else {
+                    Update::Snapshot(job)
+                })
             }
         }
     }

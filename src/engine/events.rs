@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use tokio::sync::broadcast;
+
 use crate::job::{JobId, Status};
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +100,18 @@ impl JobEvent {
                 cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default()
             ),
         })
+    }
+}
+
+/// The next event of job `id` on `rx`: other jobs' events and lag are skipped; once the channel
+/// is closed this pends forever (callers bound the wait with a timeout or a poll).
+pub async fn next_for(rx: &mut broadcast::Receiver<JobEvent>, id: JobId) -> JobEvent {
+    loop {
+        match rx.recv().await {
+            Ok(ev) if ev.job_id == id => return ev,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
     }
 }
 

@@ -274,19 +274,11 @@ impl Engine {
             }
             let _ = tokio::time::timeout(Duration::from_millis(500), async {
                 loop {
-                    match rx.recv().await {
-                        Ok(ev) if ev.job_id == id => {
-                            if let EventKind::Status { status, .. } = ev.kind
-                                && status.is_terminal()
-                            {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(broadcast::error::RecvError::Closed) => {
-                            std::future::pending::<()>().await
-                        }
+                    let ev = super::events::next_for(&mut rx, id).await;
+                    if let EventKind::Status { status, .. } = ev.kind
+                        && status.is_terminal()
+                    {
+                        return;
                     }
                 }
             })

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use super::AppState;
 use super::rest::{ApiError, JobIdPath};
 use crate::api::JobView;
-use crate::engine::events::JobEvent;
+use crate::engine::events::{JobEvent, next_for};
 use crate::engine::execute::log_path;
 use crate::job::JobId;
 
@@ -146,15 +146,7 @@ impl Follower {
         let id = self.id;
         let stop = self.state.shutdown.clone();
         let wake = &mut self.wake;
-        let woken = async move {
-            loop {
-                match wake.recv().await {
-                    Ok(ev) if ev.job_id == id => return,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
-                }
-            }
-        };
+        let woken = next_for(wake, id);
         let _ = tokio::time::timeout(POLL, async {
             tokio::select! {
                 _ = stop.cancelled() => {},

@@ -429,16 +429,8 @@ impl Progress {
     /// The next event of this job, folded into a message (pending forever once the channel
     /// closed: the wait goes on without progress).
     async fn next(&mut self) -> Option<String> {
-        loop {
-            let ev = match self.rx.recv().await {
-                Ok(ev) => ev,
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
-            };
-            if ev.job_id == self.job {
-                return Some(self.state.fold(self.job, &ev));
-            }
-        }
+        let ev = crate::engine::events::next_for(&mut self.rx, self.job).await;
+        Some(self.state.fold(self.job, &ev))
     }
 
     /// Send what the events received but not yet read say.

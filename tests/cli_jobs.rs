@@ -232,12 +232,23 @@ fn cancel_kills_a_running_job_and_it_stays_cancelled() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let id = stdout(&out).trim().to_string();
     sb.wait_status(&id, &["running"], Duration::from_secs(20));
-    // Wait until the grandchildren exist, so the kill has something to find.
+    // Wait until both grandchildren (the setsid'd and the orphaned `sleep 600`) exist, so the
+    // kill has something to find. (Counting all processes is racy: the fake's transient `sh`
+    // and processes in the middle of an exec come and go.)
+    let sleepers = || {
+        job_processes(&id)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            })
+            .count()
+    };
     let t0 = std::time::Instant::now();
-    while job_processes(&id).len() < 4 && t0.elapsed() < Duration::from_secs(10) {
+    while sleepers() < 2 && t0.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(job_processes(&id).len() >= 4, "{:?}", job_processes(&id));
+    assert_eq!(sleepers(), 2, "{:?}", job_processes(&id));
     let out = sb.run(&["cancel", &id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("cancelled"), "{}", stdout(&out));

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -11,6 +10,7 @@ use crate::api::{Health, JobList, JobView, ProfileList, SubmitBody};
 use crate::config::Config;
 use crate::engine::events::{EventKind, JobEvent, next_for};
 use crate::engine::execute::log_path;
+use crate::engine::joblog::{FollowError, Followed, LogFollower};
 use crate::engine::{Engine, RunMode, SubmitRequest};
 use crate::job::{Job, JobId, Status};
 use crate::store::{CancelOutcome, ListFilter};
@@ -218,51 +218,19 @@ impl Local {
 
 /// Send the log's lines as they are written, until the job is over and the file read to its end.
 async fn tail_log(engine: &Engine, id: JobId, tx: &mpsc::Sender<Result<String>>) -> Result<()> {
-    let path = log_path(engine.config(), id);
-    let terminal = || async { Ok::<_, ClientError>(engine.get(id).await?.status().is_terminal()) };
-    // The log appears when the job starts; a queued job has none yet.
-    let file = loop {
-        match tokio::fs::File::open(&path).await {
-            Ok(f) => break f,
-            Err(_) => {
-                if terminal().await? {
-                    match tokio::fs::File::open(&path).await {
-                        Ok(f) => break f,
-                        Err(_) => return Ok(()),
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    };
-    let read_err =
-        |e: std::io::Error| ClientError::Store(format!("reading {}: {e}", path.display()));
-    let mut reader = BufReader::new(file);
-    let mut line = String::new();
+    let mut log = LogFollower::new(engine, id);
     loop {
-        let n = reader.read_line(&mut line).await.map_err(read_err)?;
-        if n == 0 {
-            if !terminal().await? {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            // One more read: lines written just before the job ended.
-            if reader.read_line(&mut line).await.map_err(read_err)? == 0 {
-                if !line.is_empty() {
-                    let _ = tx.send(Ok(line.trim_end().to_string())).await;
+        let next = log.next().await.map_err(|e| match e {
+            FollowError::Engine(e) => ClientError::from(e),
+            e @ FollowError::Read { .. } => ClientError::Store(e.to_string()),
+        })?;
+        match next {
+            Followed::Line(line) => {
+                if tx.send(Ok(line)).await.is_err() {
+                    return Ok(()); // the reader went away
                 }
-                return Ok(());
             }
-        }
-        if !line.ends_with('\n') && !terminal().await? {
-            // A partial line being written: wait for the rest (the next read appends it).
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        }
-        let text = line.trim_end_matches(['\r', '\n']).to_string();
-        line.clear();
-        if tx.send(Ok(text)).await.is_err() {
-            return Ok(()); // the reader went away
+            Followed::End(_) | Followed::Stopped => return Ok(()),
         }
     }
 }

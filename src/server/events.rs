@@ -8,7 +8,6 @@
 //! been sent, a last `job` event carries the final job JSON, and the stream ends.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -16,18 +15,11 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::broadcast;
 
 use super::AppState;
 use super::rest::{ApiError, JobIdPath};
 use crate::api::JobView;
-use crate::engine::events::{JobEvent, next_for};
-use crate::engine::execute::log_path;
-use crate::job::JobId;
-
-/// How often a follower looks for new lines when no in-process event woke it.
-const POLL: Duration = Duration::from_millis(200);
+use crate::engine::joblog::{Followed, LogFollower};
 
 pub async fn job_events(
     State(state): State<AppState>,
@@ -42,14 +34,10 @@ pub async fn job_events(
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
     let follower = Follower {
-        wake: state.engine.subscribe(),
-        path: log_path(state.engine.config(), job_id),
-        state,
-        id: job_id,
+        log: LogFollower::new(&state.engine, job_id).until(state.shutdown.clone()),
+        pod_name: state.pod_name.clone(),
         after,
         line_no: 0,
-        reader: None,
-        partial: String::new(),
         done: false,
     };
     Ok(Sse::new(follower.into_stream())
@@ -57,18 +45,13 @@ pub async fn job_events(
         .into_response())
 }
 
-/// Tails one job's log and turns its lines into events.
+/// Turns the lines of one job's log into numbered events, then the final job.
 struct Follower {
-    state: AppState,
-    id: JobId,
-    path: PathBuf,
+    log: LogFollower,
+    pod_name: std::sync::Arc<str>,
     /// Skip lines up to and including this one (Last-Event-ID).
     after: u64,
     line_no: u64,
-    reader: Option<BufReader<tokio::fs::File>>,
-    /// A line being written: kept until its newline arrives.
-    partial: String,
-    wake: broadcast::Receiver<JobEvent>,
     done: bool,
 }
 
@@ -85,75 +68,28 @@ impl Follower {
             return None;
         }
         loop {
-            if let Some(line) = self.read_line().await {
-                self.line_no += 1;
-                if self.line_no <= self.after || line.trim().is_empty() {
-                    continue;
-                }
-                return Some(line_event(self.line_no, &line));
-            }
-            // Nothing new: is the job over? (Checked after a read, so the last lines written
-            // before the end were already sent; one more read covers the race.)
-            let job = self.state.engine.get(self.id).await.ok();
-            if let Some(job) = job.filter(|j| j.status().is_terminal()) {
-                if let Some(line) = self.read_line().await {
+            match self.log.next().await {
+                Ok(Followed::Line(line)) => {
                     self.line_no += 1;
-                    if self.line_no > self.after && !line.trim().is_empty() {
-                        return Some(line_event(self.line_no, &line));
+                    if self.line_no <= self.after || line.trim().is_empty() {
+                        continue;
                     }
-                    continue;
+                    return Some(line_event(self.line_no, &line));
                 }
-                self.done = true;
-                let view = JobView::from_job(&job, &self.state.pod_name);
-                let data = serde_json::to_string(&view).unwrap_or_default();
-                return Some(Event::default().event("job").data(data));
-            }
-            if self.state.shutdown.is_cancelled() {
-                // The server is stopping: end the stream; the client resumes elsewhere or
-                // later with Last-Event-ID.
-                self.done = true;
-                return None;
-            }
-            self.wait().await;
-        }
-    }
-
-    /// The next complete line, if one is there now.
-    async fn read_line(&mut self) -> Option<String> {
-        if self.reader.is_none() {
-            let file = tokio::fs::File::open(&self.path).await.ok()?;
-            self.reader = Some(BufReader::new(file));
-        }
-        let reader = self.reader.as_mut()?;
-        let mut buf = String::new();
-        match reader.read_line(&mut buf).await {
-            Ok(0) | Err(_) => None,
-            Ok(_) if buf.ends_with('\n') => {
-                let mut line = std::mem::take(&mut self.partial);
-                line.push_str(buf.trim_end_matches(['\n', '\r']));
-                Some(line)
-            }
-            Ok(_) => {
-                self.partial.push_str(&buf);
-                None
+                Ok(Followed::End(job)) => {
+                    self.done = true;
+                    let view = JobView::from_job(&job, &self.pod_name);
+                    let data = serde_json::to_string(&view).unwrap_or_default();
+                    return Some(Event::default().event("job").data(data));
+                }
+                // The server is stopping (the client resumes later with Last-Event-ID), or
+                // the log or the store failed: end the stream.
+                Ok(Followed::Stopped) | Err(_) => {
+                    self.done = true;
+                    return None;
+                }
             }
         }
-    }
-
-    /// Until this engine reports something about the job, or the poll interval passes (the
-    /// job may be run by another process).
-    async fn wait(&mut self) {
-        let id = self.id;
-        let stop = self.state.shutdown.clone();
-        let wake = &mut self.wake;
-        let woken = next_for(wake, id);
-        let _ = tokio::time::timeout(POLL, async {
-            tokio::select! {
-                _ = stop.cancelled() => {},
-                _ = woken => {},
-            }
-        })
-        .await;
     }
 }
 

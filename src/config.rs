@@ -904,6 +904,20 @@ mod tests {
     }
 
     #[test]
+    fn every_variable_is_documented_with_its_default() {
+        let c = Env::new().load().expect("load");
+        for (key, env) in KEYS {
+            let doc = crate::environment::find(env)
+                .unwrap_or_else(|| panic!("{env} ({key}) is missing from environment::VARIABLES"));
+            let shown = c.display_value(key);
+            if !doc.secret && !doc.default.starts_with('~') {
+                assert_eq!(doc.default, shown, "documented default of {env}");
+            }
+        }
+        assert!(crate::environment::find(HOME_ENV).is_some());
+    }
+
+    #[test]
     fn defaults() {
         let env = Env::new();
         let c = env.load().expect("load");

@@ -7,6 +7,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod engine;
+pub mod environment;
 pub mod job;
 pub mod profile;
 pub mod server;

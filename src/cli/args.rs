@@ -1,8 +1,13 @@
 //! The command-line grammar (clap derive). Help texts are the user's documentation.
 
-use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
 
-const EXIT_CODES: &str = "\
+use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
+
+use super::complete;
+
+pub const EXIT_CODES: &str = "\
 Exit codes:
   0  command ok / job succeeded
   1  job failed or timed out
@@ -55,6 +60,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show the daemon's health, version, store and load (or the local store's, without one).
     Status(JsonArg),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    #[command(long_about = COMPLETIONS_ABOUT)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (`agenticore man | man -l -`), or write every page to a directory.
+    Man(ManArgs),
     /// Drain the job queue in the background (started by `submit`; not for direct use).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -78,7 +88,7 @@ pub struct SubmitArgs {
     #[arg(short, long, value_name = "REF")]
     pub base_ref: Option<String>,
     /// Profile to run with (default: AGENTICORE_DEFAULT_PROFILE, `code`).
-    #[arg(short, long)]
+    #[arg(short, long, add = ArgValueCompleter::new(complete::profiles))]
     pub profile: Option<String>,
     /// Wait for the job to finish, showing progress; Ctrl-C cancels it.
     #[arg(short, long)]
@@ -100,13 +110,13 @@ pub struct SubmitArgs {
 #[derive(Debug, Args)]
 pub struct JobsArgs {
     /// Only jobs with this status (queued, running, succeeded, failed, cancelled).
-    #[arg(short, long)]
+    #[arg(short, long, add = ArgValueCompleter::new(complete::statuses))]
     pub status: Option<String>,
     /// How many jobs to show.
     #[arg(short = 'n', long, default_value_t = 20)]
     pub limit: usize,
     /// Continue after this job id (the `cursor` printed by the previous page).
-    #[arg(long, value_name = "JOB_ID")]
+    #[arg(long, value_name = "JOB_ID", add = ArgValueCompleter::new(complete::job_ids))]
     pub cursor: Option<String>,
     /// JSON on stdout: {"success":true,"count":N,"jobs":[...],"cursor":...}.
     #[arg(long)]
@@ -116,6 +126,7 @@ pub struct JobsArgs {
 #[derive(Debug, Args)]
 pub struct JobArgs {
     /// The job id.
+    #[arg(add = ArgValueCompleter::new(complete::job_ids))]
     pub id: String,
     #[arg(long)]
     pub json: bool,
@@ -124,6 +135,7 @@ pub struct JobArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The job id.
+    #[arg(add = ArgValueCompleter::new(complete::job_ids))]
     pub id: String,
     /// Keep printing new lines until the job ends.
     #[arg(short, long)]
@@ -135,7 +147,8 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
-    /// The job id.
+    /// The job id (completion offers queued and running jobs).
+    #[arg(add = ArgValueCompleter::new(complete::unfinished_job_ids))]
     pub id: String,
     /// Return at once instead of waiting until the job's processes are dead.
     #[arg(long)]
@@ -167,6 +180,49 @@ pub struct ServeArgs {
     /// AGENTICORE_TRANSPORT=stdio. Jobs run in this process; it drains and exits at EOF.
     #[arg(long, conflicts_with_all = ["host", "port", "insecure_no_auth"])]
     pub stdio: bool,
+}
+
+const COMPLETIONS_ABOUT: &str = "\
+Print the shell completion script for bash, zsh, fish, elvish or powershell.
+
+The script completes commands and flags, and asks agenticore for profile names and job ids
+(newest first, with their status and task) as you press Tab. It calls `agenticore` on your PATH.
+
+  bash:        agenticore completions bash > ~/.local/share/bash-completion/completions/agenticore
+  zsh:         agenticore completions zsh > ~/.zfunc/_agenticore   (with ~/.zfunc in fpath)
+  fish:        agenticore completions fish > ~/.config/fish/completions/agenticore.fish
+  elvish:      agenticore completions elvish >> ~/.config/elvish/rc.elv
+  powershell:  agenticore completions powershell >> $PROFILE
+
+install.sh installs the bash, zsh and fish scripts for you. `--out DIR` writes all five.";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell (omit with --out).
+    #[arg(value_enum, required_unless_present = "out")]
+    pub shell: Option<Shell>,
+    /// Write the scripts for every shell into this directory instead.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, conflicts_with = "shell")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page of one command (e.g. `submit`); default: agenticore(1).
+    #[arg(value_name = "COMMAND", add = ArgValueCompleter::new(complete::man_pages))]
+    pub command: Option<String>,
+    /// Write every page (agenticore.1, agenticore-submit.1, ...) into this directory instead.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, conflicts_with = "command")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -4,11 +4,14 @@
 
 mod args;
 mod cancel;
+mod complete;
+mod completions;
 mod config_cmd;
 mod context;
 mod job;
 mod jobs;
 mod logs;
+mod man;
 mod output;
 mod profiles;
 mod serve;
@@ -80,6 +83,7 @@ impl From<agenticore::store::StoreError> for CliError {
 pub type CliResult = Result<u8, CliError>;
 
 pub fn main() -> ExitCode {
+    complete::handle_request();
     let cli = Cli::parse();
     let json_logs =
         matches!(&cli.command, Some(Command::Serve(a)) if a.log_format == args::LogFormat::Json);
@@ -117,6 +121,8 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Version(a) => version::run(a),
         Command::Config(a) => config_cmd::run(a),
         Command::Serve(a) => serve::run(a).await,
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
         Command::Worker => worker::run(&Ctx::load()?).await,
         command => {
             let (backend, origin) = context::choose_backend().await?;
@@ -129,9 +135,12 @@ async fn dispatch(cli: Cli) -> CliResult {
                 Command::Cancel(a) => cancel::run(b, a).await,
                 Command::Profiles(a) => profiles::run(b, a).await,
                 Command::Status(a) => status::run(b, a).await,
-                Command::Version(_) | Command::Config(_) | Command::Serve(_) | Command::Worker => {
-                    Ok(exit::OK)
-                }
+                Command::Version(_)
+                | Command::Config(_)
+                | Command::Serve(_)
+                | Command::Completions(_)
+                | Command::Man(_)
+                | Command::Worker => Ok(exit::OK),
             };
             result.map_err(|mut e| {
                 if e.code == exit::UNREACHABLE && !backend.is_local() {

@@ -226,7 +226,7 @@ fn bash_completes_commands_profiles_and_job_ids() {
     assert_eq!(code, 0, "{v}");
     let done = v["job"]["id"].as_str().expect("id").to_string();
     let ids = bash_complete(&sb, &["agenticore", "job", &done[..8]]);
-    assert_eq!(ids, [done.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&done));
     // `cancel` offers only jobs that can still be cancelled.
     let ids = bash_complete(&sb, &["agenticore", "cancel", &done[..8]]);
     assert!(ids.is_empty(), "{ids:?}");

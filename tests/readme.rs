@@ -19,10 +19,7 @@ fn the_configuration_table_lists_every_environment_variable() {
         .skip(2)
         .take_while(|l| l.starts_with('|'))
         .collect();
-    let listed: Vec<&str> = rows
-        .iter()
-        .filter_map(|r| r.split('`').nth(1))
-        .collect();
+    let listed: Vec<&str> = rows.iter().filter_map(|r| r.split('`').nth(1)).collect();
     let known: Vec<&str> = agenticore::environment::VARIABLES
         .iter()
         .map(|v| v.name)
@@ -42,8 +39,18 @@ fn the_configuration_table_lists_every_environment_variable() {
 fn every_command_is_mentioned() {
     let text = readme();
     for cmd in [
-        "submit", "jobs", "job", "logs", "cancel", "profiles", "config", "status", "version",
-        "serve", "completions", "man",
+        "submit",
+        "jobs",
+        "job",
+        "logs",
+        "cancel",
+        "profiles",
+        "config",
+        "status",
+        "version",
+        "serve",
+        "completions",
+        "man",
     ] {
         assert!(
             text.contains(&format!("agenticore {cmd}")),

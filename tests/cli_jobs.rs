@@ -512,34 +512,6 @@ fn ctrl_c_on_submit_wait_cancels_the_job_cleanly() {
 }
 
 #[test]
-fn a_job_whose_runner_was_killed_is_reconciled_and_its_processes_killed() {
-    let sb = Sandbox::new();
-    let mut child = sb
-        .cmd()
-        .args(["submit", "long [fake:child=600;sleep=60]", "--wait"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let id = running_job_with_processes(&sb, 3);
-    // kill -9 the runner: its shim, claude and the grandchild survive it.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(!job_processes(&id).is_empty());
-    // The next command notices the dead owner, fails the job and kills what is left.
-    let job = sb.job(&id);
-    assert_eq!(job["status"], "failed", "{job}");
-    assert!(
-        job["error"].as_str().unwrap().contains("interrupted"),
-        "{job}"
-    );
-    assert_eq!(
-        wait_no_processes(&id, Duration::from_secs(3)),
-        Vec::<u32>::new()
-    );
-}
-
-#[test]
 fn resume_passes_the_session_to_claude() {
     let sb = Sandbox::new();
     let sid = "0b7c8f5e-1234-4abc-9def-0123456789ab";

@@ -90,7 +90,10 @@ pub struct SubmitArgs {
     /// Profile to run with (default: AGENTICORE_DEFAULT_PROFILE, `code`).
     #[arg(short, long, add = ArgValueCompleter::new(complete::profiles))]
     pub profile: Option<String>,
-    /// Wait for the job to finish, showing progress; Ctrl-C cancels it.
+    /// Wait for the job to finish, showing progress. Ctrl-C, closing the terminal (SIGHUP),
+    /// SIGTERM or SIGQUIT cancel the job (exit 3): it never runs on unwatched. For work that
+    /// must outlive the terminal, submit without --wait (a background worker runs it) or use
+    /// the daemon (`agenticore serve`).
     #[arg(short, long)]
     pub wait: bool,
     /// Resume this Claude Code session.

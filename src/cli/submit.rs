@@ -1,7 +1,7 @@
 //! `agenticore submit TASK [--wait]`: queue a job; with `--wait`, run it here with live
 //! progress (a spinner on a terminal, plain lines otherwise) and exit with its outcome.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::time::Duration;
 
 use agenticore::api::{JobView, SubmitBody};
@@ -56,21 +56,26 @@ pub async fn run(backend: &Backend, a: SubmitArgs) -> CliResult {
             format!("the server sent a bad job id: {e}"),
         )
     })?;
-    let done = watch(backend, id, a.json).await?;
+    let mut display = Display::new(a.json);
+    let done = watch(backend, id, &mut display).await?;
     if a.json {
         print_json(&serde_json::json!({"success": true, "job": job_value(&done)}));
     } else {
-        print!("{}", job_details(&done));
+        // After a hangup there may be no terminal left: a failed write is not an error.
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{}", job_details(&done)).and_then(|()| out.flush());
     }
     Ok(job_exit_code(&done))
 }
 
 /// Show the job's progress until it is terminal; locally, run it in this process (unless
-/// another runner took it). The first Ctrl-C cancels the job and the watch goes on until its
-/// processes are dead; a second one stops watching a remote job (it stays cancelled).
-async fn watch(backend: &Backend, id: JobId, quiet: bool) -> Result<JobView, CliError> {
+/// another runner took it). The first stop signal (Ctrl-C, a closed terminal, SIGTERM,
+/// SIGQUIT) cancels the job and the watch goes on until its processes are dead; a second one
+/// stops watching a remote job (it stays cancelled).
+async fn watch(backend: &Backend, id: JobId, display: &mut Display) -> Result<JobView, CliError> {
     let mut watch = backend.watch(id, backend.is_local()).await?;
-    let mut display = Display::new(quiet);
+    let mut signals = StopSignals::new()
+        .map_err(|e| CliError::usage(format!("cannot watch for signals: {e}")))?;
     display.line(&format!("job {id} queued"));
     let mut cancelled = false;
     let result = loop {
@@ -81,11 +86,18 @@ async fn watch(backend: &Backend, id: JobId, quiet: bool) -> Result<JobView, Cli
                 Ok(Update::Done(job)) => break Ok(job),
                 Err(e) => break Err(CliError::from(e)),
             },
-            _ = tokio::signal::ctrl_c() => {
+            stop = signals.next() => {
+                if stop == StopSignal::Hangup {
+                    // The terminal is gone: writing to it would fail.
+                    display.silence();
+                }
                 if !cancelled {
                     cancelled = true;
-                    display.line("Ctrl-C: cancelling the job (its processes are being killed)...");
-                    if let Err(e) = backend.request_cancel(id, "cancelled by user (Ctrl-C)").await {
+                    display.line(&format!(
+                        "{}: cancelling the job (its processes are being killed)...",
+                        stop.name()
+                    ));
+                    if let Err(e) = backend.request_cancel(id, stop.reason()).await {
                         display.line(&format!("cancel failed: {e}"));
                     }
                 } else if !backend.is_local() {
@@ -100,6 +112,66 @@ async fn watch(backend: &Backend, id: JobId, quiet: bool) -> Result<JobView, Cli
     watch.close().await;
     display.finish();
     result
+}
+
+/// What makes `submit --wait` cancel its job: the job runs in (or is watched by) this process,
+/// so when the user or the system stops the process, the job stops with it, recorded as
+/// cancelled with the reason, rather than running on unwatched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopSignal {
+    Interrupt,
+    Hangup,
+    Terminate,
+    Quit,
+}
+
+impl StopSignal {
+    fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "Ctrl-C",
+            StopSignal::Hangup => "terminal closed (SIGHUP)",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Quit => "SIGQUIT",
+        }
+    }
+
+    /// The reason recorded on the job.
+    fn reason(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "cancelled by user (Ctrl-C)",
+            StopSignal::Hangup => "cancelled: the terminal was closed (SIGHUP)",
+            StopSignal::Terminate => "cancelled: agenticore was asked to stop (SIGTERM)",
+            StopSignal::Quit => "cancelled: agenticore was asked to quit (SIGQUIT)",
+        }
+    }
+}
+
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn new() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            quit: signal(SignalKind::quit())?,
+        })
+    }
+
+    async fn next(&mut self) -> StopSignal {
+        tokio::select! {
+            _ = self.interrupt.recv() => StopSignal::Interrupt,
+            _ = self.hangup.recv() => StopSignal::Hangup,
+            _ = self.terminate.recv() => StopSignal::Terminate,
+            _ = self.quit.recv() => StopSignal::Quit,
+        }
+    }
 }
 
 /// Progress on stderr: an indicatif spinner on a terminal, plain lines when piped.
@@ -138,7 +210,17 @@ impl Display {
         }
         match &self.bar {
             Some(b) => b.println(s),
-            None => eprintln!("{s}"),
+            None => {
+                let _ = writeln!(std::io::stderr(), "{s}");
+            }
+        }
+    }
+
+    /// Write nothing more (the terminal was closed).
+    fn silence(&mut self) {
+        self.quiet = true;
+        if let Some(b) = self.bar.take() {
+            b.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
     }
 

@@ -94,15 +94,21 @@ fn signal_all(pids: &BTreeSet<u32>, sig: Signal) {
 }
 
 /// The processes of a job: the tree under `root` (if given) plus everything tagged with the
-/// job's id.
+/// job's id (none when `job_id` is empty). Never the calling process itself: the shim, which
+/// is the root of its job's tree and carries the tag, uses this to kill everything below it.
 pub fn job_processes(root: Option<u32>, job_id: &str) -> BTreeSet<u32> {
-    let mut set = tagged_with(job_id);
+    let mut set = if job_id.is_empty() {
+        BTreeSet::new()
+    } else {
+        tagged_with(job_id)
+    };
     if let Some(r) = root {
         if alive(r) {
             set.insert(r);
         }
         set.extend(descendants(r));
     }
+    set.remove(&std::process::id());
     set
 }
 

@@ -21,7 +21,7 @@ use super::claude::{ResultEvent, STREAM_ARGS, StreamState};
 use super::events::{EventKind, tail_chars, truncate_chars};
 use super::joblog::JobLog;
 use super::proctree;
-use super::shim::{EXIT_SPAWN_FAILED, SHIM_ARG};
+use super::shim::{EXIT_SPAWN_FAILED, RUNNER_PID_ARG, SHIM_ARG};
 use crate::api::OUTPUT_LIMIT_CHARS;
 use crate::job::{JobId, Outcome, TimeoutKind};
 
@@ -105,6 +105,7 @@ pub async fn run(
 
     let mut cmd = Command::new(&plan.shim_exe);
     cmd.arg(SHIM_ARG)
+        .arg(format!("{RUNNER_PID_ARG}{}", std::process::id()))
         .arg(&plan.program)
         .args(STREAM_ARGS)
         .args(&plan.args)

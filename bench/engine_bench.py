@@ -3,7 +3,10 @@
 the fake claude (no repo, cached small repo), and peak RSS with 10 queued + 3 running jobs.
 
     cargo build --release
-    python3 bench/engine_bench.py [--bin target/release/agenticore] [--out bench/report-engine.md]
+    python3 bench/engine_bench.py [--bin PATH] [--out bench/report-engine.md]
+
+--bin defaults to the release binary where cargo builds it (CARGO_TARGET_DIR honoured;
+AGENTICORE_BIN overrides; see tests/bin-path.sh).
 
 Machines are shared and noisy: figures are medians of repeated runs; compare ratios, not
 absolute times. Nothing here is a test: it writes a report.
@@ -76,11 +79,13 @@ def small_repo(base):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "agenticore"))
+    ap.add_argument("--bin", default=None, help="default: the release binary (tests/bin-path.sh)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "report-engine.md"))
     ap.add_argument("-n", type=int, default=15)
     a = ap.parse_args()
-    binary = os.path.abspath(a.bin)
+    binary = os.path.abspath(a.bin or subprocess.run(
+        ["bash", os.path.join(ROOT, "tests", "bin-path.sh"), "release"], capture_output=True,
+        text=True, check=True).stdout.strip())
     tmp = tempfile.mkdtemp(prefix="agenticore-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTICORE_") and k != "REDIS_URL"}
     env.update(AGENTICORE_HOME=os.path.join(tmp, "home"), AGENTICORE_REPOS_ROOT=os.path.join(tmp, "repos"),

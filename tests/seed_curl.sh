@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The seed README's REST examples, run with curl against a real `agenticore serve`.
 #
-#   tests/seed_curl.sh            # uses target/debug/agenticore
+#   tests/seed_curl.sh            # the debug binary where cargo builds it (tests/bin-path.sh)
 #   AGENTICORE_BIN=path tests/seed_curl.sh
 #
 # Runs in a private temp home with the fake claude; the repo of the README's POST example is a
@@ -10,7 +10,7 @@
 set -u
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BIN="${AGENTICORE_BIN:-$ROOT/target/debug/agenticore}"
+BIN="$(bash "$ROOT/tests/bin-path.sh")"
 [ -x "$BIN" ] || { echo "no agenticore binary at $BIN (cargo build first)" >&2; exit 2; }
 command -v curl >/dev/null || { echo "curl is required" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 2; }

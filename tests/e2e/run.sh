@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# End-to-end tier: agenticore driving the REAL Claude Code CLI (pinned) against the scripted
-# mock of the Anthropic API in ../shared/mock-anthropic, fully offline.
+# End-to-end tier: agenticore driving the REAL Claude Code CLI (pinned) against the project's
+# scripted mock of the Anthropic API (tests/mock-anthropic, scripts in tests/e2e/scripts),
+# fully offline.
 #
-#   bash tests/e2e/run.sh            (builds target/debug/agenticore if needed)
+#   bash tests/e2e/run.sh            (runs cargo build first unless AGENTICORE_BIN is set;
+#                                     finds the binary as tests/bin-path.sh says)
 #
 # Installs @anthropic-ai/claude-code@2.1.197 into .e2e/claude-cli (git-ignored) when missing.
 # Runs inside a loopback-only network namespace when it can (set NO_NETNS=1 to skip).
 # Prints one line per check and ends with "N passed, N failed"; exits 0 iff all passed.
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-SHARED="${AGENTICORE_SHARED:-$ROOT/../shared}"
-MOCK_DIR="$SHARED/mock-anthropic"
-SCRIPTS="$ROOT/tests/e2e"
+MOCK="$ROOT/tests/mock-anthropic/mock_anthropic.py"
+SCRIPTS="$ROOT/tests/e2e/scripts"
 CLAUDE_VERSION=2.1.197
 CLI_DIR="$ROOT/.e2e/claude-cli"
 CLAUDE_BIN="$CLI_DIR/node_modules/.bin/claude"
-BIN="${AGENTICORE_BIN:-$ROOT/target/debug/agenticore}"
 PY="${PYTHON:-python3}"
 
 # Install and build outside the network namespace (they need the registries).
@@ -30,27 +30,57 @@ if [ -z "${_E2E_IN_NETNS:-}" ]; then
   if [ -z "${AGENTICORE_BIN:-}" ]; then
     (cd "$ROOT" && cargo build --quiet --bin agenticore) || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
   fi
+  # Resolved once, before the namespace: everything below uses $AGENTICORE_BIN.
+  AGENTICORE_BIN="$(bash "$ROOT/tests/bin-path.sh")"
+  export AGENTICORE_BIN
+  [ -x "$AGENTICORE_BIN" ] || { echo "no agenticore binary at $AGENTICORE_BIN"; echo "0 passed, 1 failed"; exit 1; }
   if [ -z "${NO_NETNS:-}" ] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
     export _E2E_IN_NETNS=1
     exec unshare -n bash -c 'ip link set lo up 2>/dev/null || true; exec bash "$0" "$@"' "${BASH_SOURCE[0]}" "$@"
   fi
 fi
 
+BIN="$AGENTICORE_BIN"
 TMP="$(mktemp -d /tmp/agenticore-e2e.XXXXXX)"
 PASS=0; FAIL=0
 ok()  { PASS=$((PASS+1)); echo "ok   - $*"; }
 bad() { FAIL=$((FAIL+1)); echo "FAIL - $*"; }
 MOCK_PID=""
-start_mock() { # script [mock args...]
-  local script="$1"; shift
+worker_gone() { # waits (up to 10 s) until no background worker of an earlier case runs
+  for _ in $(seq 100); do
+    "$PY" - "$BIN" <<'PY' || return 0
+import os, sys
+for p in os.listdir("/proc"):
+    try:
+        cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        continue
+    if len(cmd) > 1 and cmd[0] == os.path.realpath(sys.argv[1]).encode() and cmd[1] == b"__worker":
+        sys.exit(0)
+sys.exit(1)
+PY
+    sleep 0.1
+  done
+}
+start_mock() { # script: a fresh mock for the next case, ANTHROPIC_BASE_URL pointing at it
+  # A background worker started by an earlier case still has that case's environment (its
+  # mock's URL) and would take this case's jobs: let it go idle and exit first.
+  worker_gone
   rm -f "$TMP/port"
-  "$PY" "$MOCK_DIR/mock_anthropic.py" --script "$script" "$@" >"$TMP/port" 2>>"$TMP/mock.log" &
+  "$PY" "$MOCK" --script "$1" --port-file "$TMP/port" >/dev/null 2>>"$TMP/mock.log" &
   MOCK_PID=$!
   for _ in $(seq 200); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-  PORT="$(head -1 "$TMP/port")"
+  PORT="$(cat "$TMP/port")"
+  export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
 }
 stop_mock() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null; MOCK_PID=""; }
 trap 'stop_mock' EXIT
+mock_statuses() { # each main (non-side) request the mock served, in order: 429/sse, 200/json...
+  "$PY" -c 'import json, sys, urllib.request
+log = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_mock/requests"))
+print(" ".join("%s/%s" % (r["status"], "sse" if r["stream"] else "json")
+               for r in log if r.get("side") is False))' "$PORT"
+}
 
 # An isolated agenticore + claude environment. Only what the runner's allow-list passes on
 # reaches claude: ANTHROPIC_*, CLAUDE_*, DISABLE_*, IS_SANDBOX, HOME, PATH, GIT_* identity.
@@ -102,8 +132,7 @@ REPO="file://$TMP/remote.git"
 echo "# agenticore: $BIN; claude: $("$CLAUDE_BIN" --version); netns: ${_E2E_IN_NETNS:-no}; tmp: $TMP"
 
 # 1. A real job: claude writes hello.txt and commits it on the job's branch.
-start_mock "$MOCK_DIR/examples/commit-a-file.json"
-export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
+start_mock "$SCRIPTS/commit-a-file.json"
 "$BIN" submit "create hello.txt and commit it" --repo "$REPO" --profile e2e --wait --json >"$TMP/j1.json" 2>"$TMP/j1.err"
 rc=$?
 branch="$(jget "$TMP/j1.json" branch)"
@@ -122,8 +151,7 @@ if [ -n "$wt" ] && [ ! -e "$wt" ]; then ok "worktree removed after the job"; els
 stop_mock
 
 # 2. An API error fails the job with the API's message.
-start_mock "$MOCK_DIR/examples/api-error.json"
-export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
+start_mock "$SCRIPTS/api-error-401.json"
 "$BIN" submit "hi" --profile e2e --wait --json >"$TMP/j2.json" 2>"$TMP/j2.err"
 rc=$?
 err="$(jget "$TMP/j2.json" error)"
@@ -134,8 +162,7 @@ else bad "api-error rc=$rc err=$err $(tail -3 "$TMP/j2.err")"; fi
 stop_mock
 
 # 3. A slow job cancelled while claude waits on the API: cancelled, nothing left running.
-start_mock "$MOCK_DIR/examples/slow.json"
-export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
+start_mock "$SCRIPTS/slow.json"
 id="$("$BIN" submit "take your time" --profile e2e 2>"$TMP/j3.err")"
 if wait_status "$id" running; then
   sleep 2
@@ -163,24 +190,7 @@ stop_mock
 
 # 5. Jobs whose profile brings an MCP server (agenticore itself, over stdio): three at once.
 #    Each job's claude calls list_profiles and run_task(wait) through MCP; the nested jobs run.
-# A background worker started by an earlier case still has that case's environment (its mock
-# URL): let it go idle and exit first.
-for _ in $(seq 100); do
-  "$PY" - "$BIN" <<'PY' || break
-import os, sys
-for p in os.listdir("/proc"):
-    try:
-        cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
-    except OSError:
-        continue
-    if len(cmd) > 1 and cmd[0] == sys.argv[1].encode() and cmd[1] == b"__worker":
-        sys.exit(0)
-sys.exit(1)
-PY
-  sleep 0.1
-done
 start_mock "$SCRIPTS/mcp-jobs.json"
-export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
 mkdir -p "$AGENTICORE_HOME/profiles/e2e-mcp"
 cat >"$AGENTICORE_HOME/profiles/e2e-mcp/profile.yml" <<YML
 extends: e2e
@@ -220,7 +230,6 @@ stop_mock
 # 6. The same over Streamable HTTP: a job whose MCP server is a running agenticore daemon
 #    (with an API key); claude calls its tools over /mcp and the daemon runs the nested job.
 start_mock "$SCRIPTS/mcp-jobs.json"
-export ANTHROPIC_BASE_URL="http://127.0.0.1:$PORT"
 KEY="e2e-key-$RANDOM$RANDOM"
 AGENTICORE_API_KEYS="$KEY" "$BIN" serve --port 0 >"$TMP/daemon.out" 2>"$TMP/daemon.err" &
 DAEMON=$!
@@ -244,6 +253,68 @@ if [ $rc -eq 0 ] && [ -z "$(jget "$TMP/j6.json" mcp_failures)" ] && [ "$nested" 
 else bad "mcp over http rc=$rc nested=$nested $(head -c 500 "$TMP/j6.json") $(tail -3 "$TMP/j6.err") $(tail -3 "$TMP/daemon.err")"; fi
 kill "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null
 stop_mock
+
+# 7-11. API failures and streams, each one `submit --wait` with its own mock script and
+#    CLAUDE_CODE_MAX_RETRIES (claude's default, 10 retries with backoff, takes minutes).
+api_job() { # n retries script: job JSON in $TMP/j<n>.json, exit code in RC, seconds in SECS,
+            # the statuses the mock answered (main requests, in order) in SEEN
+  start_mock "$SCRIPTS/$3"
+  local t0="$EPOCHREALTIME"
+  CLAUDE_CODE_MAX_RETRIES="$2" "$BIN" submit "answer briefly" --profile e2e --wait --json \
+    >"$TMP/j$1.json" 2>"$TMP/j$1.err"
+  RC=$?
+  SECS="$("$PY" -c "print(f'{$EPOCHREALTIME - $t0:.1f}')")"
+  SEEN="$(mock_statuses)"
+  stop_mock
+}
+answered() { # n script: whether job n's output is exactly the text of the script's first turn
+  "$PY" - "$TMP/j$1.json" "$SCRIPTS/$2" <<'PY'
+import json, sys
+out = json.load(open(sys.argv[1]))["job"].get("output") or ""
+try:
+    out = json.loads(out)["result"]  # profiles with output_format: json store the result event
+except (ValueError, KeyError, TypeError):
+    pass
+sys.exit(0 if out.strip() == json.load(open(sys.argv[2]))["turns"][0]["text"] else 1)
+PY
+}
+
+# 7. A 429 on the first request: claude retries (1 retry allowed) and the job succeeds.
+api_job 7 1 rate-limit-then-ok.json
+if [ $RC -eq 0 ] && [ "$(jget "$TMP/j7.json" status)" = succeeded ] && [ "$SEEN" = "429/sse 200/sse" ] \
+   && answered 7 rate-limit-then-ok.json; then
+  ok "429 then ok: claude retried, job succeeded (mock answered $SEEN, ${SECS}s)"
+else bad "429 then ok rc=$RC seen='$SEEN' $(head -c 600 "$TMP/j7.json") $(tail -3 "$TMP/j7.err")"; fi
+
+# 8. A 529 that persists: retried once, still overloaded, the job fails naming it.
+api_job 8 1 overloaded.json
+err="$(jget "$TMP/j8.json" error)"
+if [ $RC -eq 1 ] && [ "$(jget "$TMP/j8.json" status)" = failed ] && [ "$SEEN" = "529/sse 529/sse" ] \
+   && echo "$err" | grep -q 529 && echo "$err" | grep -qi overloaded; then
+  ok "529 overloaded: failed after 1 retry ($SEEN, ${SECS}s), error: $(echo "$err" | head -c 100)"
+else bad "529 overloaded rc=$RC seen='$SEEN' err=$err $(tail -3 "$TMP/j8.err")"; fi
+
+# 9. A 500 with x-should-retry: false: no retry even though 3 are allowed; the job fails.
+api_job 9 3 server-error.json
+err="$(jget "$TMP/j9.json" error)"
+if [ $RC -eq 1 ] && [ "$(jget "$TMP/j9.json" status)" = failed ] && [ "$SEEN" = 500/sse ] \
+   && echo "$err" | grep -q 500 && echo "$err" | grep -qi "internal server error"; then
+  ok "500 with x-should-retry: false: failed without retry (${SECS}s), error: $(echo "$err" | head -c 100)"
+else bad "500 rc=$RC seen='$SEEN' err=$err $(tail -3 "$TMP/j9.err")"; fi
+
+# 10. A slow stream (1 s before it, 30 ms between ~60 SSE events): the whole text arrives.
+api_job 10 0 slow-stream.json
+if [ $RC -eq 0 ] && [ "$(jget "$TMP/j10.json" status)" = succeeded ] && [ "$SEEN" = 200/sse ] \
+   && answered 10 slow-stream.json; then
+  ok "slow stream: job succeeded with the complete text (${SECS}s)"
+else bad "slow stream rc=$RC seen='$SEEN' $(head -c 800 "$TMP/j10.json") $(tail -3 "$TMP/j10.err")"; fi
+
+# 11. A stream that breaks off with an error event: claude asks again, without streaming.
+api_job 11 1 mid-stream-error.json
+if [ $RC -eq 0 ] && [ "$(jget "$TMP/j11.json" status)" = succeeded ] && [ "$SEEN" = "200/sse 200/json" ] \
+   && answered 11 mid-stream-error.json; then
+  ok "error mid-stream: claude asked again ($SEEN), job succeeded with the whole text (${SECS}s)"
+else bad "error mid-stream rc=$RC seen='$SEEN' $(head -c 600 "$TMP/j11.json") $(tail -3 "$TMP/j11.err")"; fi
 
 echo "$PASS passed, $FAIL failed"
 [ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"

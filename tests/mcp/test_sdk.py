@@ -5,7 +5,8 @@
 2026-07-28 protocol) and in `legacy` mode (the initialize handshake).
 
 Run with the venv that .ci/run makes: `.e2e/venv/bin/python tests/mcp/test_sdk.py`.
-AGENTICORE_BIN overrides the binary (default target/debug/agenticore).
+The binary is where cargo builds it (CARGO_TARGET_DIR honoured; see tests/bin-path.sh);
+AGENTICORE_BIN overrides it.
 """
 
 import asyncio
@@ -27,7 +28,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("AGENTICORE_BIN") or os.path.join(ROOT, "target", "debug", "agenticore")
+BIN = subprocess.run(["bash", os.path.join(ROOT, "tests", "bin-path.sh")], capture_output=True,
+                     text=True, check=True).stdout.strip()
 FAKE_CLAUDE = os.path.join(ROOT, "tests", "fixtures", "fake-claude")
 TOOLS = ["cancel_job", "get_job", "list_jobs", "list_profiles", "run_task"]
 API_KEY = "sdk-test-key"

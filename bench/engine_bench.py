@@ -137,6 +137,20 @@ def main():
     walls = [run_timed([binary, "jobs"], env)[0] for _ in range(a.n)]
     res["jobs_wall_ms_after_runs"] = statistics.median(walls)
 
+    # Tab completion as bash asks for it: job ids (the newest 200 of the store, with status and
+    # task) and profile names. Each Tab is one run of the binary.
+    def completion_ms(words):
+        cenv = dict(env, AGENTICORE_COMPLETE="bash", _CLAP_COMPLETE_INDEX=str(len(words) - 1),
+                    _CLAP_IFS="\n")
+        walls = []
+        for _ in range(a.n):
+            w, rc, out, err = run_timed([binary, "--", *words], cenv)
+            assert rc == 0 and out.strip(), (rc, out, err)
+            walls.append(w)
+        return statistics.median(walls)
+    res["complete_job_ids_ms"] = completion_ms(["agenticore", "job", ""])
+    res["complete_profiles_ms"] = completion_ms(["agenticore", "submit", "x", "--profile", ""])
+
     # 13 jobs: 3 run (the cap), 10 wait queued. Sample every agenticore process's RSS.
     _, _, out, _ = run_timed([binary, "jobs", "--json", "--status", "succeeded", "-n", "1000"], env)
     succeeded_before = json.loads(out)["count"]
@@ -193,6 +207,7 @@ def main():
         f"| release binary size | {res['binary_bytes'] / 1048576:.1f} MiB |",
         f"| `agenticore version` | {res['version_wall_ms']:.1f} ms wall, {res['version_rss_kib'] / 1024:.1f} MiB peak RSS |",
         f"| `agenticore jobs` (empty store / after {2 * a.n + 1} jobs) | {res['jobs_empty_wall_ms']:.1f} / {res['jobs_wall_ms_after_runs']:.1f} ms |",
+        f"| Tab completion (one run of the binary): job ids from the store / profile names | {res['complete_job_ids_ms']:.1f} / {res['complete_profiles_ms']:.1f} ms |",
         f"| fake claude alone (python3 -S) | {res['fake_standalone_ms']:.1f} ms |",
         f"| `submit --wait`, no repo: total / overhead over the fake's own run | {res['norepo_total_ms']:.1f} / {res['norepo_overhead_ms']:.1f} ms |",
         f"| `submit --wait`, small repo, first job (clone) | {res['smallrepo_first_clone_total_ms']:.1f} ms |",

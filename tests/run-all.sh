@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it. Needs only this repository, the Rust toolchain with
-# cargo-nextest, python3, node/npm, git and curl; it installs the rest into the git-ignored
+# cargo-nextest, python3, node/npm, git, curl and tmux; it installs the rest into the git-ignored
 # .e2e/ on first use (the MCP Python SDK from PyPI, Claude Code from npm).
 #
 #   bash tests/run-all.sh
@@ -34,6 +34,7 @@ tier "unit and integration tests (cargo nextest)" cargo nextest run --locked --n
 tier "the mock Anthropic API's own tests" python3 tests/mock-anthropic/test_mock.py
 tier "MCP: the official Python SDK over stdio and Streamable HTTP" mcp_sdk
 tier "the seed's curl examples against a real daemon" bash tests/seed_curl.sh
+tier "the dashboard in a real terminal (tmux)" bash tests/tui/tmux.sh
 tier "e2e: the real Claude Code CLI against the mock API" bash tests/e2e/run.sh
 tier "Docker image and compose file" bash tests/docker-build.sh
 

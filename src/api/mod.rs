@@ -186,7 +186,7 @@ fn parse_ts(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// `POST /jobs` body (the seed's fields, plus `timeout`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SubmitBody {
     /// What Claude Code should do.
     pub task: String,
@@ -235,7 +235,7 @@ pub struct ProfileList {
 }
 
 /// `GET /health`: the seed's two keys, then version, node, store and load.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     pub status: String,
     pub service: String,

@@ -56,6 +56,10 @@ pub enum Command {
     Config(JsonArg),
     /// Print the version.
     Version(JsonArg),
+    /// Open the job dashboard (what `agenticore` alone does on a terminal): live job list,
+    /// filters, search, detail, live log, cancel, new job, retry. Without a terminal it prints
+    /// this help.
+    Tui,
     /// Run the daemon: the job engine behind the REST API (and MCP), on 127.0.0.1:8200 by default.
     Serve(ServeArgs),
     /// Show the daemon's health, version, store and load (or the local store's, without one).

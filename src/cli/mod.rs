@@ -17,6 +17,7 @@ mod profiles;
 mod serve;
 mod status;
 mod submit;
+mod tui;
 mod version;
 mod worker;
 
@@ -112,12 +113,10 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> CliResult {
     let Some(command) = cli.command else {
-        // The dashboard comes later; until then, show what there is to do.
-        use clap::CommandFactory;
-        let _ = Cli::command().print_help();
-        return Ok(exit::OK);
+        return tui::run(false).await;
     };
     match command {
+        Command::Tui => tui::run(true).await,
         Command::Version(a) => version::run(a),
         Command::Config(a) => config_cmd::run(a),
         Command::Serve(a) => serve::run(a).await,
@@ -140,6 +139,7 @@ async fn dispatch(cli: Cli) -> CliResult {
                 | Command::Serve(_)
                 | Command::Completions(_)
                 | Command::Man(_)
+                | Command::Tui
                 | Command::Worker => Ok(exit::OK),
             };
             result.map_err(|mut e| {
@@ -166,7 +166,7 @@ fn init_tracing(verbose: u8, quiet: bool, json: bool) {
         .unwrap_or_else(|_| EnvFilter::new(format!("agenticore={level},warn")));
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(LogOut::new)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     let _ = if json {
@@ -174,6 +174,38 @@ fn init_tracing(verbose: u8, quiet: bool, json: bool) {
     } else {
         fmt.try_init()
     };
+}
+
+/// Where log lines go: stderr, except while the dashboard owns the terminal (they would tear
+/// its screen apart).
+enum LogOut {
+    Stderr(std::io::Stderr),
+    Sink,
+}
+
+impl LogOut {
+    fn new() -> LogOut {
+        if agenticore::tui::active() {
+            LogOut::Sink
+        } else {
+            LogOut::Stderr(std::io::stderr())
+        }
+    }
+}
+
+impl std::io::Write for LogOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LogOut::Stderr(e) => e.write(buf),
+            LogOut::Sink => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            LogOut::Stderr(e) => e.flush(),
+            LogOut::Sink => Ok(()),
+        }
+    }
 }
 
 /// glibc gives every thread that allocates its own arena and keeps freed memory in it: job

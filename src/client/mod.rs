@@ -218,6 +218,32 @@ impl Backend {
         }
     }
 
+    /// A cheap "anything new?" number that changes when jobs change: locally the store's
+    /// change counter (no job is read); for a daemon, its `/health` load (queued and running
+    /// counts), which moves when jobs are queued, start or end.
+    pub async fn changes(&self) -> Result<u64> {
+        match self {
+            Backend::Local(l) => {
+                let store = l.engine.store();
+                match store.version().await? {
+                    Some(v) => Ok(v),
+                    None => {
+                        let c = store.counts().await?;
+                        Ok(load_number(
+                            c.queued,
+                            c.running,
+                            c.succeeded + c.failed + c.cancelled,
+                        ))
+                    }
+                }
+            }
+            Backend::Remote(c) => {
+                let h = c.health().await?;
+                Ok(load_number(h.queued, h.running, 0))
+            }
+        }
+    }
+
     /// The job's whole log (JSON lines); `None` when it has none yet (it has not started).
     pub async fn logs(&self, id: JobId) -> Result<Option<String>> {
         match self {
@@ -409,6 +435,14 @@ impl LogFollow {
             },
         }
     }
+}
+
+/// Counts folded into one change number.
+fn load_number(queued: u64, running: u64, done: u64) -> u64 {
+    queued
+        .wrapping_mul(1 << 42)
+        .wrapping_add(running.wrapping_mul(1 << 21))
+        .wrapping_add(done)
 }
 
 /// The `pod_name` of the seed's job JSON: the host this runs on.

@@ -316,7 +316,7 @@ fn str_of(v: &Value, key: &str) -> Option<String> {
 }
 
 /// A one-line summary of a tool call's input: the command, the path, or the first string.
-fn summarize_tool_input(input: Option<&Value>) -> String {
+pub fn summarize_tool_input(input: Option<&Value>) -> String {
     let Some(obj) = input.and_then(Value::as_object) else {
         return String::new();
     };

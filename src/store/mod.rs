@@ -133,4 +133,11 @@ pub trait JobStore: Send + Sync + 'static {
     async fn expire(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     async fn counts(&self) -> StoreResult<Counts>;
+
+    /// A number that changes whenever the stored jobs may have changed, by any process
+    /// (including this one), so a viewer can check for news without reading jobs. `None` when
+    /// the store cannot tell cheaply (the caller then compares `counts` or re-reads).
+    async fn version(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
 }

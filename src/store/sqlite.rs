@@ -857,6 +857,23 @@ impl JobStore for SqliteStore {
         })
         .await
     }
+
+    /// `PRAGMA data_version` moves when another connection commits; this connection's own
+    /// writes move `total_changes`. Both only grow, so their weighted sum changes on any write.
+    async fn version(&self) -> StoreResult<Option<u64>> {
+        self.run(|conn, loc| {
+            let data_version: i64 = conn
+                .query_row("PRAGMA data_version", [], |r| r.get(0))
+                .map_err(ctx(loc, "cannot read the data version"))?;
+            let others = u64::try_from(data_version).unwrap_or(0);
+            Ok(Some(
+                others
+                    .wrapping_mul(1 << 32)
+                    .wrapping_add(conn.total_changes()),
+            ))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ const VOLATILE: &[&str] = &[
     "node",
     "store",
     "pid",
+    "changes",
 ];
 
 /// `v` with its volatile values masked, as compact JSON (key order included).
@@ -56,8 +57,9 @@ async fn routes_answer_the_seed_shapes() {
         &v,
         json!({"status": "ok", "service": "agenticore", "version": env!("CARGO_PKG_VERSION"),
                "node": "<masked>", "store": "<masked>", "running": 0, "queued": 0,
-               "max_parallel_jobs": 2}),
+               "max_parallel_jobs": 2, "changes": "<masked>"}),
     );
+    let changes_before = v["changes"].as_u64().expect("a change counter");
     assert!(v["store"].as_str().unwrap().ends_with("jobs.db"));
 
     // GET /profiles
@@ -108,6 +110,9 @@ async fn routes_answer_the_seed_shapes() {
             "model": "fake-model", "result_subtype": "success", "last_message": "Done."}}),
     );
     let done_id = v["job"]["id"].as_str().unwrap().to_string();
+    // The change counter moved: a client polling /health sees that jobs changed.
+    let (_, h) = s.get("/health").await;
+    assert_ne!(h["changes"].as_u64(), Some(changes_before), "{h}");
     for ts in ["created_at", "started_at", "ended_at"] {
         assert!(
             v["job"][ts].as_str().unwrap().ends_with("+00:00"),

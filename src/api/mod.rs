@@ -252,6 +252,11 @@ pub struct Health {
     pub queued: u64,
     #[serde(default)]
     pub max_parallel_jobs: usize,
+    /// A number that moves whenever any job changes (queued, started, progressed, finished),
+    /// so a client can poll `/health` instead of re-reading job lists. Only compare it with
+    /// earlier values from the same daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<u64>,
 }
 
 /// `{"success":false,"error":"..."}`.

@@ -162,6 +162,7 @@ impl Local {
             running: counts.running,
             queued: counts.queued,
             max_parallel_jobs: config.repos.max_parallel_jobs,
+            changes: self.engine.store().version().await?,
         })
     }
 

@@ -219,8 +219,8 @@ impl Backend {
     }
 
     /// A cheap "anything new?" number that changes when jobs change: locally the store's
-    /// change counter (no job is read); for a daemon, its `/health` load (queued and running
-    /// counts), which moves when jobs are queued, start or end.
+    /// change counter (no job is read); for a daemon, the same counter from its `/health`
+    /// (`changes`), or its queued and running counts from a daemon that has none.
     pub async fn changes(&self) -> Result<u64> {
         match self {
             Backend::Local(l) => {
@@ -239,7 +239,8 @@ impl Backend {
             }
             Backend::Remote(c) => {
                 let h = c.health().await?;
-                Ok(load_number(h.queued, h.running, 0))
+                Ok(h.changes
+                    .unwrap_or_else(|| load_number(h.queued, h.running, 0)))
             }
         }
     }

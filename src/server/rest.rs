@@ -659,6 +659,10 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")
     };
     let counts = counts.unwrap_or_default();
+    let changes = match tokio::time::timeout(HEALTH_STORE_TIMEOUT, engine.store().version()).await {
+        Ok(Ok(v)) => v,
+        _ => None,
+    };
     (
         code,
         Json(Health {
@@ -670,6 +674,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             running: counts.running,
             queued: counts.queued,
             max_parallel_jobs: engine.config().repos.max_parallel_jobs,
+            changes,
         }),
     )
 }

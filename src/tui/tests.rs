@@ -105,6 +105,7 @@ fn health() -> Health {
         running: 1,
         queued: 1,
         max_parallel_jobs: 2,
+        changes: Some(7),
     }
 }
 

@@ -2,7 +2,9 @@
 # The dashboard in a real terminal (tmux): against a sandbox store holding finished and running
 # jobs, it moves, filters, opens a job's detail, cancels the running job with `c` + `y` (the job
 # really ends cancelled and none of its processes is left), and quits with `q` (exit 0, the
-# alternate screen left, the shell prompt back). Also: without a terminal it prints the help.
+# alternate screen left, the shell prompt back). Also: without a terminal it prints the help;
+# and the same against a `serve` daemon with an API key (AGENTICORE_URL), including the daemon
+# going away (an error in the status line, the dashboard stays) and coming back (it recovers).
 #
 #   bash tests/tui/tmux.sh        (needs tmux, python3; builds nothing: run `cargo build` first)
 set -u
@@ -130,5 +132,66 @@ if [ -n "$pid" ]; then
 else
   fail "cannot find the dashboard's pid"
 fi
+
+# --- against a daemon with an API key: the dashboard is a client of its REST API (its own
+# AGENTICORE_HOME is empty, so every job it shows comes from the daemon).
+DPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+KEY="tui-key-$RANDOM$RANDOM"
+DURL="http://127.0.0.1:$DPORT"
+DAEMON=""
+start_daemon() {
+  AGENTICORE_HOME="$SANDBOX/daemon-home" AGENTICORE_API_KEYS="$KEY" \
+    "$BIN" serve --port "$DPORT" >>"$SANDBOX/daemon.out" 2>>"$SANDBOX/daemon.err" &
+  DAEMON=$!
+  for _ in $(seq 100); do curl -sf "$DURL/health" >/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+remote() { AGENTICORE_URL="$DURL" AGENTICORE_API_KEY="$KEY" "$BIN" "$@"; }
+remote_status() { remote job "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["job"]["status"])'; }
+start_daemon || fail "the daemon did not start: $(cat "$SANDBOX/daemon.err")"
+rdone="$(remote submit "remote finished [fake:sleep=0]" 2>/dev/null)"
+rrun="$(remote submit "remote runner [fake:sleep=60;child=600]" 2>/dev/null)"
+for _ in $(seq 50); do [ "$(remote_status "$rrun")" = running ] && break; sleep 0.2; done
+[ "$(remote_status "$rrun")" = running ] && ok "daemon: a running job" || fail "daemon: the job did not start"
+rshort="$(echo "$rrun" | tr -d - | tail -c 9)"
+$T send-keys -t tui "env AGENTICORE_HOME=$SANDBOX/client-home AGENTICORE_URL=$DURL AGENTICORE_API_KEY=$KEY $BIN; echo \"EXIT=\$?\"" Enter
+if wait_for "remote runner" 15 && wait_for "remote finished" 2; then ok "daemon: the list shows the daemon's jobs"; else fail "daemon list: $(screen)"; fi
+screen | head -1 | grep -qF "$DPORT" && ok "daemon: the header names the daemon" || fail "daemon header: $(screen | head -1)"
+! screen | grep -q "long runner" && ok "daemon: nothing of the local store is shown" || fail "daemon: local jobs shown"
+remote submit "remote later [fake:sleep=0]" >/dev/null 2>&1
+wait_for "remote later" 5 && ok "daemon: a job submitted elsewhere appears" || fail "daemon: new job not shown: $(screen)"
+$T send-keys -t tui / r u n n e r
+sleep 0.5
+$T send-keys -t tui Enter
+$T send-keys -t tui Enter
+wait_for "job $rrun" 5 && ok "daemon: Enter opens the detail" || fail "daemon detail: $(screen)"
+$T send-keys -t tui c
+wait_for "Cancel job $rshort?" 3 && ok "daemon: c asks" || fail "daemon confirm: $(screen)"
+$T send-keys -t tui y
+for _ in $(seq 100); do [ "$(remote_status "$rrun")" = cancelled ] && break; sleep 0.2; done
+[ "$(remote_status "$rrun")" = cancelled ] && ok "daemon: the job ended cancelled" || fail "daemon status: $(remote_status "$rrun")"
+left=""
+for _ in $(seq 50); do
+  left="$(pids_with "AGENTICORE_JOB_ID=$rrun" | tr '\n' ' ')"
+  [ -z "$left" ] && break
+  sleep 0.2
+done
+[ -z "$left" ] && ok "daemon: no process of the cancelled job is left" || fail "daemon: processes left:$left"
+$T send-keys -t tui q
+wait_for "STATUS" 3
+$T send-keys -t tui Escape   # clears the search
+sleep 0.3
+# The daemon goes away: the dashboard says so and stays up; it comes back: the dashboard recovers.
+kill -9 "$DAEMON"; wait "$DAEMON" 2>/dev/null
+sleep 3
+if screen | grep -q "STATUS" && screen | grep -qiE "unreachable|cannot|error|refused"; then
+  ok "daemon gone: an error in the status line, the dashboard stays"
+else fail "daemon gone: $(screen)"; fi
+start_daemon || fail "the daemon did not restart"
+remote submit "after the restart [fake:sleep=0]" >/dev/null 2>&1
+wait_for "after the restart" 8 && ok "daemon back: the dashboard recovers by itself" || fail "no recovery: $(screen)"
+$T send-keys -t tui q
+wait_for "EXIT=0" 5 && ok "daemon: q quits with exit status 0" || fail "daemon quit: $(screen)"
+kill "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null
 
 exit $FAILED

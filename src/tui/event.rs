@@ -22,7 +22,8 @@ use super::term::{self, Term};
 
 /// How often the change check runs (and the ages on screen move).
 pub const TICK: Duration = Duration::from_secs(1);
-/// A daemon's list is re-read this often while jobs run (its counts miss turn and cost updates).
+/// A daemon whose `/health` has no change counter (an older one): its list is re-read this
+/// often while jobs run, since its counts miss turn and cost updates.
 const REMOTE_REFRESH_TICKS: u64 = 5;
 /// Messages taken in before a frame is drawn (a long log arrives in one go).
 const BATCH: usize = 2000;
@@ -109,7 +110,11 @@ pub async fn run(terminal: &mut Term, backend: Backend, mut app: App) -> std::io
                 app.on_tick(Utc::now());
                 looper.check_changes();
                 let remote_busy = !looper.backend.is_local()
-                    && app.header.health.as_ref().is_some_and(|h| h.running > 0);
+                    && app
+                        .header
+                        .health
+                        .as_ref()
+                        .is_some_and(|h| h.running > 0 && h.changes.is_none());
                 if remote_busy && ticks.is_multiple_of(REMOTE_REFRESH_TICKS) {
                     for a in app.refresh_actions() {
                         looper.perform(&mut app, a);

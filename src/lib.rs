@@ -12,6 +12,7 @@ pub mod job;
 pub mod logtext;
 pub mod profile;
 pub mod server;
+pub mod signals;
 pub mod store;
 pub mod tui;
 mod yaml_loc;

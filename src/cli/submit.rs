@@ -8,6 +8,7 @@ use agenticore::api::{JobView, SubmitBody};
 use agenticore::client::{Backend, Update};
 use agenticore::engine::events::{EventKind, JobEvent};
 use agenticore::job::JobId;
+use agenticore::signals::{StopSignal, StopSignals};
 
 use super::args::SubmitArgs;
 use super::output::{job_details, job_exit_code, job_value, print_json};
@@ -97,7 +98,7 @@ async fn watch(backend: &Backend, id: JobId, display: &mut Display) -> Result<Jo
                         "{}: cancelling the job (its processes are being killed)...",
                         stop.name()
                     ));
-                    if let Err(e) = backend.request_cancel(id, stop.reason()).await {
+                    if let Err(e) = backend.request_cancel(id, cancel_reason(stop)).await {
                         display.line(&format!("cancel failed: {e}"));
                     }
                 } else if !backend.is_local() {
@@ -114,63 +115,15 @@ async fn watch(backend: &Backend, id: JobId, display: &mut Display) -> Result<Jo
     result
 }
 
-/// What makes `submit --wait` cancel its job: the job runs in (or is watched by) this process,
-/// so when the user or the system stops the process, the job stops with it, recorded as
-/// cancelled with the reason, rather than running on unwatched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StopSignal {
-    Interrupt,
-    Hangup,
-    Terminate,
-    Quit,
-}
-
-impl StopSignal {
-    fn name(self) -> &'static str {
-        match self {
-            StopSignal::Interrupt => "Ctrl-C",
-            StopSignal::Hangup => "terminal closed (SIGHUP)",
-            StopSignal::Terminate => "SIGTERM",
-            StopSignal::Quit => "SIGQUIT",
-        }
-    }
-
-    /// The reason recorded on the job.
-    fn reason(self) -> &'static str {
-        match self {
-            StopSignal::Interrupt => "cancelled by user (Ctrl-C)",
-            StopSignal::Hangup => "cancelled: the terminal was closed (SIGHUP)",
-            StopSignal::Terminate => "cancelled: agenticore was asked to stop (SIGTERM)",
-            StopSignal::Quit => "cancelled: agenticore was asked to quit (SIGQUIT)",
-        }
-    }
-}
-
-struct StopSignals {
-    interrupt: tokio::signal::unix::Signal,
-    hangup: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-    quit: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn new() -> std::io::Result<StopSignals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(StopSignals {
-            interrupt: signal(SignalKind::interrupt())?,
-            hangup: signal(SignalKind::hangup())?,
-            terminate: signal(SignalKind::terminate())?,
-            quit: signal(SignalKind::quit())?,
-        })
-    }
-
-    async fn next(&mut self) -> StopSignal {
-        tokio::select! {
-            _ = self.interrupt.recv() => StopSignal::Interrupt,
-            _ = self.hangup.recv() => StopSignal::Hangup,
-            _ = self.terminate.recv() => StopSignal::Terminate,
-            _ = self.quit.recv() => StopSignal::Quit,
-        }
+/// The reason recorded on a job that `submit --wait` cancels because its process is asked to
+/// stop: the job runs in (or is watched by) this process, so it stops with it rather than run
+/// on unwatched.
+fn cancel_reason(stop: StopSignal) -> &'static str {
+    match stop {
+        StopSignal::Interrupt => "cancelled by user (Ctrl-C)",
+        StopSignal::Hangup => "cancelled: the terminal was closed (SIGHUP)",
+        StopSignal::Terminate => "cancelled: agenticore was asked to stop (SIGTERM)",
+        StopSignal::Quit => "cancelled: agenticore was asked to quit (SIGQUIT)",
     }
 }
 

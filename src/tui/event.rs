@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::api::{Health, JobView};
 use crate::client::Backend;
 use crate::job::JobId;
+use crate::signals::StopSignals;
 
 use super::app::{Action, App};
 use super::data::{self, ListPage};
@@ -69,7 +70,9 @@ pub async fn run(terminal: &mut Term, backend: Backend, mut app: App) -> std::io
         follow: None,
         changes_in_flight: Arc::new(AtomicBool::new(false)),
     };
-    let mut signals = Signals::new()?;
+    // SIGTERM, SIGHUP, SIGQUIT and SIGINT end the dashboard cleanly (in raw mode Ctrl-C is a
+    // key instead).
+    let mut signals = StopSignals::new()?;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks: u64 = 0;
@@ -386,30 +389,4 @@ fn spawn_input(
             }
         }
     })
-}
-
-/// SIGTERM, SIGHUP and SIGINT end the dashboard cleanly (in raw mode Ctrl-C is a key instead).
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            hup: signal(SignalKind::hangup())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    async fn next(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.hup.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
 }

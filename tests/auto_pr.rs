@@ -384,6 +384,46 @@ fn failed_or_cancelled_jobs_push_nothing() {
 }
 
 #[test]
+fn a_cancel_during_the_pr_step_stops_it_and_the_job_stays_succeeded() {
+    let pr = Pr::new().env("FAKE_GH_SLEEP", "30");
+    let out = pr
+        .sb
+        .run(&["submit", "slow github [fake:commit=1]", "--repo", URL]);
+    let id = stdout(&out).trim().to_string();
+    // The branch is pushed: the step is now waiting on gh.
+    let t0 = std::time::Instant::now();
+    loop {
+        let job = pr.sb.job(&id);
+        if let Some(b) = job["branch"].as_str()
+            && pr.remote_branches().iter().any(|r| r == b)
+        {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "not pushed: {job}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = std::time::Instant::now();
+    let _ = pr.sb.run(&["cancel", &id]);
+    let job = pr.sb.wait_status(
+        &id,
+        &["succeeded", "failed", "cancelled"],
+        Duration::from_secs(15),
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the gh call was not stopped"
+    );
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let err = str_of(&job, "pr_error");
+    assert!(
+        err.starts_with("the pull request step was stopped"),
+        "{err}"
+    );
+    assert!(job.get("pr_url").is_none());
+}
+
+#[test]
 fn a_rejected_push_is_a_pr_error_and_the_job_still_succeeds() {
     let pr = Pr::new();
     let hook = pr.remote.join("hooks/pre-receive");

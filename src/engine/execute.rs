@@ -52,10 +52,13 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
         Outcome::Failed { error, .. } => Some(error.clone()),
         Outcome::Cancelled { reason, .. } => Some(reason.clone()),
     };
-    if progress.pr_url.is_some() || progress.pr_error.is_some() {
-        journal
-            .note(serde_json::json!({"event": "pull_request", "pr_url": progress.pr_url, "pr_error": progress.pr_error}))
-            .await;
+    let pr_note = match (&progress.pr_url, &progress.pr_error) {
+        (Some(url), _) => Some(serde_json::json!({"event": "pull_request", "pr_url": url})),
+        (None, Some(e)) => Some(serde_json::json!({"event": "pull_request", "pr_error": e})),
+        (None, None) => None,
+    };
+    if let Some(note) = pr_note {
+        journal.note(note).await;
     }
     let store = &engine.inner.store;
     if let Err(e) = store.update_progress(id, &progress).await {
@@ -276,9 +279,7 @@ async fn pull_request(
         .ok()
         .flatten();
     let Some(url) = url else {
-        return Err(pr::PrError::Interrupted(
-            "the job's repository URL is no longer valid".into(),
-        ));
+        return Err(pr::PrError::BadUrl);
     };
     let token = cfg.github.token.clone().map(Secret::new);
     let settings = pr::PrSettings {

@@ -63,6 +63,8 @@ pub enum PrError {
     },
     #[error("the pull request step was stopped: {0}")]
     Interrupted(String),
+    #[error("the job's repository URL is not valid any more (agenticore was upgraded?)")]
+    BadUrl,
 }
 
 /// A pull request for the job's branch.
@@ -141,18 +143,14 @@ pub async fn run(s: &PrSettings, p: &PrJob<'_>) -> Result<PullRequest, PrError> 
         branch: branch.clone(),
         source,
     };
+    let list_args = [
+        "pr", "list", "--repo", &repo, "--head", &branch, "--state", "open", "--json", "url",
+        "--limit", "1",
+    ];
     let listed =
-        s.gh.run(
-            &wt.path,
-            &host,
-            &[
-                "pr", "list", "--repo", &repo, "--head", &branch, "--state", "open", "--json",
-                "url", "--limit", "1",
-            ],
-            None,
-        )
-        .await
-        .map_err(gh_err)?;
+        s.gh.run(&wt.path, &host, &list_args, None)
+            .await
+            .map_err(gh_err)?;
     if let Some(url) = parse_list(&listed) {
         return Ok(PullRequest { url, reused: true });
     }
@@ -175,10 +173,22 @@ pub async fn run(s: &PrSettings, p: &PrJob<'_>) -> Result<PullRequest, PrError> 
     if p.profile.draft_pr() {
         args.push("--draft");
     }
-    let out =
-        s.gh.run(&wt.path, &host, &args, Some(body.as_bytes()))
-            .await
-            .map_err(gh_err)?;
+    let out = match s
+        .gh
+        .run(&wt.path, &host, &args, Some(body.as_bytes()))
+        .await
+    {
+        Ok(out) => out,
+        // Someone opened a PR for the branch meanwhile (gh refuses a second one): use it.
+        Err(e @ GhError::Failed { .. }) => {
+            let again = s.gh.run(&wt.path, &host, &list_args, None).await;
+            return match again.ok().as_deref().and_then(parse_list) {
+                Some(url) => Ok(PullRequest { url, reused: true }),
+                None => Err(gh_err(e)),
+            };
+        }
+        Err(e) => return Err(gh_err(e)),
+    };
     match last_url(&out) {
         Some(url) => Ok(PullRequest { url, reused: false }),
         None => Err(PrError::NoUrl {

@@ -162,6 +162,10 @@ pub struct OtelConfig {
 pub struct GithubConfig {
     /// A secret; Debug prints `****`.
     pub token: Option<String>,
+    /// The GitHub CLI auto-PR runs (a name on PATH or a path).
+    pub gh_binary: String,
+    /// GitHub Enterprise hosts (lower case) whose repos get pull requests, besides github.com.
+    pub hosts: Vec<String>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -222,6 +226,8 @@ const KEYS: &[(&str, &str)] = &[
     ("otel.log_prompts", "AGENTICORE_OTEL_LOG_PROMPTS"),
     ("otel.log_tool_details", "AGENTICORE_OTEL_LOG_TOOL_DETAILS"),
     ("github.token", "GITHUB_TOKEN"),
+    ("github.gh_binary", "AGENTICORE_GH_BINARY"),
+    ("github.hosts", "AGENTICORE_GITHUB_HOSTS"),
     ("postgres.url", "POSTGRES_URL"),
 ];
 
@@ -391,6 +397,31 @@ impl Config {
                     let t = s.trim();
                     (!t.is_empty()).then(|| t.to_string())
                 })?,
+                gh_binary: b.get(
+                    "github.gh_binary",
+                    "gh".into(),
+                    "a program name or path",
+                    |s| {
+                        let p = s.trim();
+                        (!p.is_empty()).then(|| b.expand(p).to_string_lossy().into_owned())
+                    },
+                )?,
+                hosts: b
+                    .list("github.hosts", "a list or comma-separated host names")?
+                    .into_iter()
+                    .map(|h| {
+                        let lower = h.to_ascii_lowercase();
+                        if is_host_name(&lower) {
+                            Ok(lower)
+                        } else {
+                            Err(b.invalid_at(
+                                "github.hosts",
+                                &h,
+                                "a list or comma-separated host names",
+                            ))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
             },
             postgres: PostgresConfig {
                 url: b.opt("postgres.url", "a postgres:// or postgresql:// URL", |s| {
@@ -486,6 +517,8 @@ impl Config {
                 .as_ref()
                 .map(|_| MASK.into())
                 .unwrap_or_default(),
+            "github.gh_binary" => self.github.gh_binary.clone(),
+            "github.hosts" => self.github.hosts.join(","),
             "postgres.url" => opt(&self.postgres.url),
             _ => String::new(),
         }
@@ -565,6 +598,8 @@ impl fmt::Debug for GithubConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GithubConfig")
             .field("token", &self.token.as_ref().map(|_| MASK))
+            .field("gh_binary", &self.gh_binary)
+            .field("hosts", &self.hosts)
             .finish()
     }
 }
@@ -784,7 +819,21 @@ impl Builder<'_> {
 
     /// `server.api_keys`: a YAML list or a comma-separated string; trimmed, empties dropped.
     fn api_keys(&self) -> Result<Vec<String>, ConfigError> {
-        let key = "server.api_keys";
+        self.list("server.api_keys", "a list or comma-separated keys")
+    }
+
+    /// The error for a bad `value` of `key`, from wherever `key` was set.
+    fn invalid_at(&self, key: &str, value: &str, expected: &str) -> ConfigError {
+        let origin = self
+            .raw
+            .get(key)
+            .map(|r| r.origin.clone())
+            .unwrap_or(Source::Default);
+        self.invalid(key, value, expected, &origin)
+    }
+
+    /// A YAML list or a comma-separated string; trimmed, empties dropped.
+    fn list(&self, key: &str, expected: &str) -> Result<Vec<String>, ConfigError> {
         let Some(raw) = self.raw.get(key) else {
             return Ok(Vec::new());
         };
@@ -792,12 +841,7 @@ impl Builder<'_> {
             RawValue::Scalar(s) => s.split(',').collect(),
             RawValue::List(items) => items.iter().map(String::as_str).collect(),
             RawValue::Other(found) => {
-                return Err(self.invalid(
-                    key,
-                    found,
-                    "a list or comma-separated keys",
-                    &raw.origin,
-                ));
+                return Err(self.invalid(key, found, expected, &raw.origin));
             }
         };
         Ok(items
@@ -819,6 +863,14 @@ impl Builder<'_> {
         }
         expand_tilde(p, self.user_home).ok()
     }
+}
+
+/// A DNS host name: letters, digits, `.`, `-`.
+fn is_host_name(h: &str) -> bool {
+    !h.is_empty()
+        && !h.starts_with(['-', '.'])
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
 }
 
 /// Expand a leading `~` or `~/` to the user's home. `~user` is not supported (left as is).
@@ -1039,6 +1091,30 @@ postgres:
         assert_eq!(env.load().expect("load").server.api_keys, vec!["k1", "k2"]);
         let env = Env::new().set("AGENTICORE_API_KEYS", " x ,, y ,");
         assert_eq!(env.load().expect("load").server.api_keys, vec!["x", "y"]);
+    }
+
+    #[test]
+    fn github_hosts_and_gh_binary() {
+        let c = Env::new().load().expect("load");
+        assert_eq!(c.github.gh_binary, "gh");
+        assert!(c.github.hosts.is_empty());
+        let env = Env::new()
+            .file("github:\n  hosts: [GHE.example.com, ' git.corp ']\n  gh_binary: /opt/gh\n");
+        let c = env.load().expect("load");
+        assert_eq!(c.github.hosts, vec!["ghe.example.com", "git.corp"]);
+        assert_eq!(c.github.gh_binary, "/opt/gh");
+        let env = Env::new().set("AGENTICORE_GITHUB_HOSTS", "a.example,b.example");
+        let c = env.load().expect("load");
+        assert_eq!(c.github.hosts, vec!["a.example", "b.example"]);
+        let err = Env::new()
+            .set("AGENTICORE_GITHUB_HOSTS", "ok.example,-bad")
+            .load()
+            .expect_err("bad host");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("github.hosts") && msg.contains("AGENTICORE_GITHUB_HOSTS"),
+            "{msg}"
+        );
     }
 
     #[test]

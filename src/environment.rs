@@ -196,6 +196,18 @@ pub const VARIABLES: &[EnvVar] = &[
         "GitHub",
         "Token for cloning private repos and auto-PR (`gh`); never passed to claude.",
     ),
+    var(
+        "AGENTICORE_GH_BINARY",
+        "GitHub",
+        "gh",
+        "The GitHub CLI that auto-PR runs to open pull requests (a name on PATH or a path).",
+    ),
+    var(
+        "AGENTICORE_GITHUB_HOSTS",
+        "GitHub",
+        "",
+        "GitHub Enterprise hosts whose repos get auto-PR pull requests, besides github.com (comma list).",
+    ),
     secret(
         "POSTGRES_URL",
         "PostgreSQL",

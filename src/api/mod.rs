@@ -50,6 +50,7 @@ pub struct JobView {
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// Auto-PR: the pull request opened (or reused) for the job's branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pr_url: Option<String>,
     /// What the profile's output_format asks for (bounded to 50,000 characters).
@@ -98,6 +99,8 @@ pub struct JobView {
     pub result_subtype: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_error_status: Option<u16>,
+    /// Auto-PR: why the job has no pull request (no commits, push refused, no `gh`, no token,
+    /// not a GitHub host...). The job's status is not affected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pr_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -173,6 +173,9 @@ pub fn job_details(job: &JobView) -> String {
         job.exit_code.map(|c| c.to_string()).unwrap_or_default(),
     );
     kv("pr", opt(&job.pr_url));
+    if let Some(e) = &job.pr_error {
+        kv("pr error", e.clone());
+    }
     if !job.permission_denials.is_empty() {
         let list: Vec<String> = job
             .permission_denials

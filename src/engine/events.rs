@@ -44,6 +44,13 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         num_turns: Option<u64>,
     },
+    /// The auto-PR step ended: the pull request, or why there is none.
+    PullRequest {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +106,11 @@ impl JobEvent {
                     .unwrap_or_default(),
                 cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default()
             ),
+            EventKind::PullRequest { url, error } => match (url, error) {
+                (Some(u), _) => format!("pull request {u}"),
+                (None, Some(e)) => format!("no pull request: {}", one_line(e, 160)),
+                (None, None) => return None,
+            },
         })
     }
 }

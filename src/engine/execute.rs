@@ -9,7 +9,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::claude::{self, ChildEnv, OtelEnv};
 use super::events::EventKind;
+use super::gh::Gh;
+use super::git::Secret;
 use super::joblog::JobLog;
+use super::pr;
 use super::runner::{self, OutputMode, RunPlan, RunnerMsg};
 use super::service::Engine;
 use super::worktree::Worktree;
@@ -18,6 +21,10 @@ use crate::profile::{OutputFormat, Profile, TemplateVars};
 
 /// How often progress is written to the store while a job streams events.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// Time limit of one `gh` call of the auto-PR step.
+const GH_TIMEOUT: Duration = Duration::from_secs(120);
+/// Time limit of the auto-PR push.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Run a job that this engine has claimed, to its end.
 pub(crate) async fn execute(engine: Engine, job: Job) {
@@ -45,6 +52,14 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
         Outcome::Failed { error, .. } => Some(error.clone()),
         Outcome::Cancelled { reason, .. } => Some(reason.clone()),
     };
+    let pr_note = match (&progress.pr_url, &progress.pr_error) {
+        (Some(url), _) => Some(serde_json::json!({"event": "pull_request", "pr_url": url})),
+        (None, Some(e)) => Some(serde_json::json!({"event": "pull_request", "pr_error": e})),
+        (None, None) => None,
+    };
+    if let Some(note) = pr_note {
+        journal.note(note).await;
+    }
     let store = &engine.inner.store;
     if let Err(e) = store.update_progress(id, &progress).await {
         tracing::error!(job = %id, "could not record the job's progress: {e}");
@@ -150,6 +165,7 @@ async fn run_claimed(
         }
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let cancel_pr = cancel_rx.clone();
     let run = runner::run(&plan, cancel_rx, tx);
     tokio::pin!(run);
     let mut last_write = tokio::time::Instant::now();
@@ -200,11 +216,101 @@ async fn run_claimed(
         progress.num_turns = Some(st.turns);
     }
 
+    // Auto-PR, before the worktree goes; it never changes the outcome.
+    if matches!(outcome, Outcome::Succeeded { .. })
+        && profile.auto_pr()
+        && let Workdir::Worktree(wt) = &workdir
+    {
+        let summary = st
+            .result
+            .as_ref()
+            .and_then(|r| r.result.clone())
+            .or_else(|| progress.last_message.clone());
+        let result = pull_request(
+            engine, job, &profile, wt, progress, summary, &job_dir, cancel_pr,
+        )
+        .await;
+        match result {
+            Ok(pr) => {
+                tracing::info!(job = %job.id, url = %pr.url, reused = pr.reused, "pull request");
+                progress.pr_url = Some(pr.url);
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.id, "auto-PR: {e}");
+                progress.pr_error = Some(e.to_string());
+            }
+        }
+        engine.emit(
+            job.id,
+            EventKind::PullRequest {
+                url: progress.pr_url.clone(),
+                error: progress.pr_error.clone(),
+            },
+        );
+    }
+
     let keep = job.spec.keep_worktree_on_failure && !matches!(outcome, Outcome::Succeeded { .. });
     if !keep {
         workdir.remove(engine).await;
     }
     outcome
+}
+
+/// The auto-PR step of a succeeded job (see `pr.rs`); a cancel stops it.
+#[allow(clippy::too_many_arguments)]
+async fn pull_request(
+    engine: &Engine,
+    job: &Job,
+    profile: &Profile,
+    wt: &Worktree,
+    progress: &Progress,
+    summary: Option<String>,
+    job_dir: &Path,
+    mut cancel: watch::Receiver<Option<String>>,
+) -> Result<pr::PullRequest, pr::PrError> {
+    let inner = &engine.inner;
+    let cfg = &inner.config;
+    let url = job
+        .spec
+        .repo_url
+        .as_deref()
+        .map(super::repo::validate_repo_url)
+        .transpose()
+        .ok()
+        .flatten();
+    let Some(url) = url else {
+        return Err(pr::PrError::BadUrl);
+    };
+    let token = cfg.github.token.clone().map(Secret::new);
+    let settings = pr::PrSettings {
+        git: inner.git.clone(),
+        gh: Gh::new(&cfg.github.gh_binary, token, GH_TIMEOUT),
+        github_hosts: cfg.github.hosts.clone(),
+        push_timeout: PUSH_TIMEOUT,
+    };
+    let step = pr::PrJob {
+        job,
+        url: &url,
+        profile,
+        worktree: wt,
+        progress,
+        summary: summary.as_deref(),
+        exclude: vec![job_dir.to_path_buf(), cfg.home.clone()],
+    };
+    tokio::select! {
+        r = pr::run(&settings, &step) => r,
+        reason = async {
+            let reason = cancel
+                .wait_for(Option::is_some)
+                .await
+                .map(|r| r.clone().unwrap_or_else(|| "cancelled".into()));
+            match reason {
+                Ok(r) => r,
+                // The job's cancel channel is gone: nothing can cancel the step any more.
+                Err(_) => std::future::pending().await,
+            }
+        } => Err(pr::PrError::Interrupted(reason)),
+    }
 }
 
 fn apply_event(progress: &mut Progress, ev: &EventKind) {

@@ -306,7 +306,13 @@ fn stderr_tail(stderr: &str) -> String {
     let important: Vec<&str> = lines
         .iter()
         .copied()
-        .filter(|l| l.starts_with("fatal:") || l.starts_with("error:"))
+        .filter(|l| {
+            l.starts_with("fatal:")
+                || l.starts_with("error:")
+                // A push's refused refs, and what the remote (a hook) said about them.
+                || l.starts_with("! [")
+                || (l.starts_with("remote:") && !is_remote_progress(l))
+        })
         .collect();
     let chosen = if important.is_empty() {
         &lines[lines.len().saturating_sub(3)..]
@@ -325,6 +331,22 @@ fn stderr_tail(stderr: &str) -> String {
         text = format!("...{}", &text[cut..]);
     }
     text
+}
+
+/// `remote: Counting objects: 10% ...` and the like: noise, not a reason.
+fn is_remote_progress(line: &str) -> bool {
+    let l = line.trim_start_matches("remote:").trim();
+    l.is_empty()
+        || [
+            "Counting",
+            "Compressing",
+            "Enumerating",
+            "Total",
+            "Resolving",
+            "Writing",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
 }
 
 /// A git argv of mixed `&str`, `String`, `&Path`, `OsString`...: `[&OsStr; N]`.
@@ -403,6 +425,14 @@ mod tests {
         let s = "hint: one\nhint: two\nfatal: repository 'x' not found\n";
         assert_eq!(stderr_tail(s), "fatal: repository 'x' not found");
         assert_eq!(stderr_tail(""), "(no error output)");
+        let push = "remote: Counting objects: 3\nremote: closed today\nTo file:///r\n \
+                    ! [remote rejected] b -> b (pre-receive hook declined)\n\
+                    error: failed to push some refs to 'file:///r'\n";
+        assert_eq!(
+            stderr_tail(push),
+            "remote: closed today / ! [remote rejected] b -> b (pre-receive hook declined) / \
+             error: failed to push some refs to 'file:///r'"
+        );
         let long = "x".repeat(5000);
         assert!(stderr_tail(&long).len() <= STDERR_TAIL + 3);
     }

@@ -3,8 +3,10 @@
 pub mod claude;
 pub mod events;
 pub mod execute;
+pub mod gh;
 pub mod git;
 pub mod joblog;
+pub mod pr;
 pub mod proctree;
 pub mod repo;
 pub mod runner;

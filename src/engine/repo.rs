@@ -160,6 +160,33 @@ impl RepoUrl {
         self.kind == UrlKind::Local
     }
 
+    /// The remote's host name, lower case and without user or port (`None` for a local repo).
+    pub fn host(&self) -> Option<&str> {
+        if self.is_local() {
+            return None;
+        }
+        let rest = self.key.split_once("://").map_or(&*self.key, |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            None => host.split(':').next().unwrap_or(host),
+        };
+        (!host.is_empty()).then_some(host)
+    }
+
+    /// The repository's path on its host, without `.git`, a trailing `/` or the `~/` of
+    /// `host:path` URLs (`org/repo`); `None` for a local repo.
+    pub fn remote_path(&self) -> Option<&str> {
+        if self.is_local() {
+            return None;
+        }
+        let rest = self.key.split_once("://").map_or(&*self.key, |(_, r)| r);
+        let (_, path) = rest.split_once('/')?;
+        let path = path.strip_prefix("~/").unwrap_or(path);
+        (!path.is_empty()).then_some(path)
+    }
+
     /// The cache directory name: a readable slug and 12 hex digits of SHA-256 of [`Self::key`].
     pub fn cache_name(&self) -> String {
         let hash = Sha256::digest(self.key.as_bytes());
@@ -1164,6 +1191,37 @@ mod tests {
             assert!(!msg.contains("s3cr3tT0ken"), "{msg}");
             assert!(msg.contains("GITHUB_TOKEN"), "{msg}");
         }
+    }
+
+    #[test]
+    fn host_and_remote_path() {
+        for (url, host, path) in [
+            (
+                "https://GitHub.com/acme/widgets.git",
+                "github.com",
+                "acme/widgets",
+            ),
+            (
+                "https://github.com:443/acme/widgets/",
+                "github.com",
+                "acme/widgets",
+            ),
+            (
+                "git@github.com:acme/widgets.git",
+                "github.com",
+                "acme/widgets",
+            ),
+            ("ssh://git@GHE.corp:2222/acme/w.git", "ghe.corp", "acme/w"),
+            ("ssh://[::1]:2222/srv/repo", "::1", "srv/repo"),
+            ("http://git.local/x.git", "git.local", "x"),
+        ] {
+            let u = validate_repo_url(url).expect(url);
+            assert_eq!(u.host(), Some(host), "{url}");
+            assert_eq!(u.remote_path(), Some(path), "{url}");
+        }
+        let local = validate_repo_url("file:///srv/git/repo.git").expect("local");
+        assert_eq!(local.host(), None);
+        assert_eq!(local.remote_path(), None);
     }
 
     #[test]

@@ -44,6 +44,10 @@ struct RawProfile {
     claude: Option<RawClaude>,
     append_prompt: Option<String>,
     auto_pr: Option<bool>,
+    /// Auto-PR: commit what claude left uncommitted before pushing.
+    commit_leftovers: Option<bool>,
+    /// Auto-PR: open the pull request as a draft.
+    draft_pr: Option<bool>,
     settings: Option<RawSettings>,
     env: Option<BTreeMap<String, String>>,
     allow_permission_denials: Option<bool>,
@@ -490,6 +494,8 @@ fn merge(base: RawProfile, child: RawProfile) -> RawProfile {
         claude,
         append_prompt: child.append_prompt.or(base.append_prompt),
         auto_pr: child.auto_pr.or(base.auto_pr),
+        commit_leftovers: child.commit_leftovers.or(base.commit_leftovers),
+        draft_pr: child.draft_pr.or(base.draft_pr),
         settings: Some(RawSettings { permissions }),
         env,
         allow_permission_denials: child
@@ -519,6 +525,8 @@ fn build(name: &str, raw: RawProfile, source: ProfileSource) -> Profile {
         },
         append_prompt: raw.append_prompt,
         auto_pr: raw.auto_pr.unwrap_or(false),
+        commit_leftovers: raw.commit_leftovers.unwrap_or(false),
+        draft_pr: raw.draft_pr.unwrap_or(false),
         permissions: Permissions {
             allow: perms.allow.unwrap_or_default(),
             deny: perms.deny.unwrap_or_default(),

@@ -124,6 +124,10 @@ pub struct Profile {
     claude: ClaudeOptions,
     append_prompt: Option<String>,
     auto_pr: bool,
+    /// Auto-PR: commit what claude left uncommitted on the job's branch first.
+    commit_leftovers: bool,
+    /// Auto-PR: open the pull request as a draft.
+    draft_pr: bool,
     permissions: Permissions,
     env: BTreeMap<String, String>,
     allow_permission_denials: bool,
@@ -142,6 +146,8 @@ impl fmt::Debug for Profile {
             .field("claude", &self.claude)
             .field("append_prompt", &self.append_prompt)
             .field("auto_pr", &self.auto_pr)
+            .field("commit_leftovers", &self.commit_leftovers)
+            .field("draft_pr", &self.draft_pr)
             .field("permissions", &self.permissions)
             .field("env", &self.env.keys().collect::<Vec<_>>())
             .field("allow_permission_denials", &self.allow_permission_denials)
@@ -173,8 +179,19 @@ impl Profile {
         self.claude.timeout_seconds
     }
 
+    /// After a successful job: push its branch and open (or reuse) a pull request.
     pub fn auto_pr(&self) -> bool {
         self.auto_pr
+    }
+
+    /// Auto-PR commits what claude left uncommitted before pushing.
+    pub fn commit_leftovers(&self) -> bool {
+        self.commit_leftovers
+    }
+
+    /// Auto-PR opens the pull request as a draft.
+    pub fn draft_pr(&self) -> bool {
+        self.draft_pr
     }
 
     pub fn append_prompt(&self) -> Option<&str> {

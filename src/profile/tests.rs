@@ -58,6 +58,8 @@ fn bundled_profiles_match_the_seed() {
         }
     );
     assert!(code.auto_pr());
+    assert!(code.commit_leftovers());
+    assert!(!code.draft_pr());
     assert_eq!(code.timeout_seconds(), Some(3600));
     assert_eq!(code.source(), &ProfileSource::Bundled);
     assert!(!code.allow_permission_denials());
@@ -71,6 +73,30 @@ fn bundled_profiles_match_the_seed() {
     assert_eq!(review.timeout_seconds(), Some(1800));
     assert_eq!(review.output_format(), OutputFormat::Json);
     assert!(!review.auto_pr());
+    assert!(!review.commit_leftovers());
+    assert!(!review.draft_pr());
+}
+
+#[test]
+fn auto_pr_switches_are_inherited_and_overridden() {
+    let d = dir();
+    write(d.path(), "drafty.yml", "extends: code\ndraft_pr: true\n");
+    write(
+        d.path(),
+        "tidy.yml",
+        "extends: drafty\ncommit_leftovers: false\n",
+    );
+    write(d.path(), "bare.yml", "description: no switches\n");
+    write(d.path(), "typo.yml", "draft_pr: maybe\n");
+    let p = Profiles::load(d.path());
+    let drafty = p.get("drafty").expect("drafty");
+    assert!(drafty.auto_pr() && drafty.commit_leftovers() && drafty.draft_pr());
+    let tidy = p.get("tidy").expect("tidy");
+    assert!(tidy.auto_pr() && !tidy.commit_leftovers() && tidy.draft_pr());
+    let bare = p.get("bare").expect("bare");
+    assert!(!bare.auto_pr() && !bare.commit_leftovers() && !bare.draft_pr());
+    let err = p.get("typo").expect_err("typo").to_string();
+    assert!(err.contains("typo.yml:1"), "{err}");
 }
 
 #[test]

@@ -36,7 +36,7 @@ worktree. Use `run_task` to start a job: give the `task` in plain words and, to 
 repository, its `repo_url` (optionally `base_ref`, the branch to start from). It returns the \
 queued job at once (`job.id`, `job.status`); pass `wait: true` to get the finished job instead \
 (progress notifications are sent while it runs). Then `get_job` with the id shows its status, \
-`output`, `error`, `pr_url`, cost and turns; `list_jobs` lists recent jobs (newest first, \
+`output`, `error`, `pr_url` (or `pr_error`), cost and turns; `list_jobs` lists recent jobs (newest first, \
 filter by `status`); `cancel_job` stops one; `list_profiles` shows the execution profiles a \
 job can use (`profile`, default `code`). Statuses: queued, running, succeeded, failed, \
 cancelled. Every result is the REST API's JSON: {\"success\":true,\"job\":{...}} or \
@@ -158,8 +158,9 @@ impl AgenticoreMcp {
     /// One job.
     #[tool(
         description = "Get a job by id: its status (queued, running, succeeded, failed, \
-                       cancelled), `output` (Claude's final answer), `error`, `pr_url`, \
-                       `session_id`, `cost_usd`, `num_turns`, timestamps. Returns \
+                       cancelled), `output` (Claude's final answer), `error`, `pr_url` (or \
+                       `pr_error`: why no pull request was opened), `session_id`, `cost_usd`, \
+                       `num_turns`, timestamps. Returns \
                        {\"success\":true,\"job\":{...}}."
     )]
     async fn get_job(&self, Parameters(args): Parameters<JobIdArgs>) -> CallToolResult {

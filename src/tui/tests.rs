@@ -569,3 +569,24 @@ fn help_closes_on_any_key() {
     assert!(app.popup.is_none());
     assert!(!app.quit);
 }
+
+#[test]
+fn the_detail_pane_shows_the_pull_request_or_why_there_is_none() {
+    let mut with_pr = job(2, Status::Succeeded, "add a widget");
+    with_pr.pr_url = Some("https://github.com/acme/widgets/pull/9".into());
+    let mut without = job(4, Status::Succeeded, "look around");
+    without.pr_url = None;
+    without.pr_error = Some("no pull request: the job made no commits beyond origin/main".into());
+    let mut app = app_with(vec![with_pr, without]);
+    with_log(&mut app, View::Detail);
+    let s = screen(&mut app, 120, 34);
+    assert!(s.contains("https://github.com/acme/widgets/pull/9"), "{s}");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Down);
+    with_log(&mut app, View::Detail);
+    let s = screen(&mut app, 120, 34);
+    assert!(
+        s.contains("no pull request: the job made no commits beyond origin/main"),
+        "{s}"
+    );
+}

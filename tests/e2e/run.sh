@@ -150,6 +150,45 @@ wt="$(jget "$TMP/j1.json" worktree_path)"
 if [ -n "$wt" ] && [ ! -e "$wt" ]; then ok "worktree removed after the job"; else bad "worktree left: $wt"; fi
 stop_mock
 
+# 1b. Auto-PR: the same job with a profile that has auto_pr: true, on a GitHub-style URL that
+#    git rewrites to a second bare remote (insteadOf), and the fake gh on PATH: the branch is
+#    pushed and the pull request opened with the right base/head; the token stays out of it.
+start_mock "$SCRIPTS/commit-a-file.json"
+mkdir -p "$AGENTICORE_HOME/profiles/e2e-pr" "$TMP/bin"
+printf 'extends: e2e\nauto_pr: true\n' >"$AGENTICORE_HOME/profiles/e2e-pr/profile.yml"
+ln -sf "$ROOT/tests/fixtures/fake-gh" "$TMP/bin/gh"
+git clone -q --bare "$TMP/seed" "$TMP/pr-remote.git"
+PR_TOKEN="ghp_e2e$RANDOM$RANDOM$RANDOM"
+GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="url.file://$TMP/pr-remote.git.insteadOf" \
+  GIT_CONFIG_VALUE_0=https://github.com/acme/widgets.git PATH="$TMP/bin:$PATH" \
+  FAKE_GH_RECORD="$TMP/gh.jsonl" GITHUB_TOKEN="$PR_TOKEN" \
+  "$BIN" submit "create hello.txt and commit it" --repo https://github.com/acme/widgets.git \
+  --profile e2e-pr --wait --json >"$TMP/j1b.json" 2>"$TMP/j1b.err"
+rc=$?
+branch="$(jget "$TMP/j1b.json" branch)"
+pr_url="$(jget "$TMP/j1b.json" pr_url)"
+gh_ok="$("$PY" - "$TMP/gh.jsonl" "$branch" "$PR_TOKEN" <<'PY'
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+create = [c for c in calls if c["op"] == "create"]
+def after(argv, flag):
+    return argv[argv.index(flag) + 1] if flag in argv else None
+ok = (len(create) == 1 and after(create[0]["argv"], "--head") == sys.argv[2]
+      and after(create[0]["argv"], "--base") == "main"
+      and after(create[0]["argv"], "--title") == "create hello.txt and commit it"
+      and create[0]["env"].get("GH_TOKEN") == sys.argv[3]
+      and not any(sys.argv[3] in json.dumps(c["argv"]) for c in calls))
+print("yes" if ok else "no: %s" % [c["argv"] for c in calls])
+PY
+)"
+if [ $rc -eq 0 ] && [ "$(jget "$TMP/j1b.json" status)" = succeeded ] \
+   && [ "$pr_url" = https://github.com/acme/widgets/pull/1 ] && [ "$gh_ok" = yes ] \
+   && git -C "$TMP/pr-remote.git" show "$branch:hello.txt" 2>/dev/null | grep -qx "hello world" \
+   && ! grep -q "$PR_TOKEN" "$TMP/j1b.json" "$AGENTICORE_HOME/logs/$(jget "$TMP/j1b.json" id).jsonl"; then
+  ok "auto-PR: $branch pushed with hello.txt, pull request $pr_url opened by gh"
+else bad "auto-PR rc=$rc pr_url=$pr_url gh=$gh_ok pr_error=$(jget "$TMP/j1b.json" pr_error) $(tail -3 "$TMP/j1b.err")"; fi
+stop_mock
+
 # 2. An API error fails the job with the API's message.
 start_mock "$SCRIPTS/api-error-401.json"
 "$BIN" submit "hi" --profile e2e --wait --json >"$TMP/j2.json" 2>"$TMP/j2.err"

@@ -211,18 +211,7 @@ fn tail(stderr: &str) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let mut text = lines[lines.len().saturating_sub(3)..].join(" / ");
-    if text.is_empty() {
-        text = String::from("(no error output)");
-    }
-    if text.len() > STDERR_TAIL {
-        let mut cut = text.len() - STDERR_TAIL;
-        while !text.is_char_boundary(cut) {
-            cut += 1;
-        }
-        text = format!("...{}", &text[cut..]);
-    }
-    text
+    super::git::last_lines(&lines, STDERR_TAIL)
 }
 
 #[cfg(test)]

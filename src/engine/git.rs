@@ -315,16 +315,22 @@ fn stderr_tail(stderr: &str) -> String {
         })
         .collect();
     let chosen = if important.is_empty() {
-        &lines[lines.len().saturating_sub(3)..]
+        &lines
     } else {
-        &important[important.len().saturating_sub(3)..]
+        &important
     };
-    let mut text = chosen.join(" / ");
+    last_lines(chosen, STDERR_TAIL)
+}
+
+/// The last three of `lines` as one line ("a / b / c"), cut from the front to at most `max`
+/// bytes; "(no error output)" when there is none. For the error messages of child programs.
+pub(crate) fn last_lines(lines: &[&str], max: usize) -> String {
+    let mut text = lines[lines.len().saturating_sub(3)..].join(" / ");
     if text.is_empty() {
         text = String::from("(no error output)");
     }
-    if text.len() > STDERR_TAIL {
-        let mut cut = text.len() - STDERR_TAIL;
+    if text.len() > max {
+        let mut cut = text.len() - max;
         while !text.is_char_boundary(cut) {
             cut += 1;
         }

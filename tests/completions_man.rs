@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::daemon::Daemon;
 use common::*;
 
 const REGENERATE: &str = "regenerate them with: \
@@ -270,5 +271,45 @@ fn fish_and_zsh_protocols_carry_descriptions() {
             "code:Autonomous coding worker",
             "review:Code review analyst"
         ]
+    );
+}
+
+#[test]
+fn job_ids_come_from_the_configured_daemon() {
+    let server_side = Sandbox::new();
+    let daemon = Daemon::start(&server_side, &["--port", "0"]);
+    let id = daemon.post("on the daemon [fake:sleep=0]");
+    // A client with an empty store of its own, pointed at the daemon.
+    let client = Sandbox::new().env("AGENTICORE_URL", &daemon.url);
+    let out = client
+        .cmd()
+        .env("AGENTICORE_COMPLETE", "fish")
+        .args(["--", "agenticore", "logs", &id[..13]])
+        .output()
+        .expect("complete");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!("{id}\t"))),
+        "{text}"
+    );
+    assert!(!client.home().join("jobs.db").exists());
+    // A daemon that does not answer: no job ids, and no error for the shell.
+    let gone = Sandbox::new().env("AGENTICORE_URL", "http://127.0.0.1:1");
+    let out = gone
+        .cmd()
+        .env("AGENTICORE_COMPLETE", "fish")
+        .args(["--", "agenticore", "logs", ""])
+        .output()
+        .expect("complete");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.lines().any(|l| l.starts_with("--follow")), "{text}");
+    assert!(
+        !text.lines().any(|l| l.parse::<uuid::Uuid>().is_ok()
+            || l.split('\t')
+                .next()
+                .is_some_and(|v| v.parse::<uuid::Uuid>().is_ok())),
+        "{text}"
     );
 }

@@ -1,7 +1,9 @@
-//! The job store contract. Every backend (SQLite today, Redis next) gives the same guarantees:
+//! The job store contract. Every backend (SQLite, Redis) gives the same guarantees:
 //! `claim_next` hands one queued job to exactly one owner, `finish` is a compare-and-set so a
 //! racing exit and cancel produce exactly one outcome, and terminal states are final.
 
+pub mod redis;
+mod redis_lua;
 pub mod sqlite;
 
 use std::time::Duration;

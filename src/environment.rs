@@ -103,6 +103,12 @@ pub const VARIABLES: &[EnvVar] = &[
         "Key namespace in Redis (`{prefix}:job:{id}`).",
     ),
     var(
+        "AGENTICORE_REDIS_REQUIRED",
+        "Redis",
+        "false",
+        "Refuse to start (exit 5) when REDIS_URL is set but Redis cannot be reached, instead of falling back to SQLite.",
+    ),
+    var(
         "AGENTICORE_CLAUDE_BINARY",
         "Claude Code",
         "claude",

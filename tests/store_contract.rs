@@ -969,3 +969,122 @@ async fn progress_is_kept_for_any_status(h: &Harness) {
         .await
         .expect("progress");
 }
+
+// Redis only: the queue's stream mechanics.
+
+fn redis_harness(test: &str) -> Option<(Harness, String, String)> {
+    let h = Harness::redis(test)?;
+    let (url, prefix) = match &h.kind {
+        Kind::Redis { url, prefix } => (url.clone(), prefix.clone()),
+        Kind::Sqlite { .. } => unreachable!(),
+    };
+    Some((h, url, prefix))
+}
+
+fn raw(url: &str) -> redis::Connection {
+    redis::Client::open(url)
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(3)))
+        .expect("redis")
+}
+
+/// A node that read a queue entry and died before claiming it (or crashed between the read and
+/// its job's start) does not strand the job: after the lease, another node takes the entry
+/// over (XAUTOCLAIM) and runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_dead_readers_entry_is_taken_over_after_the_lease() {
+    let Some((h, url, prefix)) = redis_harness("takeover") else {
+        return;
+    };
+    let s = h.store().await;
+    let job = new_job("stranded");
+    s.insert(&job).await.expect("insert");
+    let mut c = raw(&url);
+    let read: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("agenticore")
+        .arg("ghost")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(format!("{prefix}:queue"))
+        .arg(">")
+        .query(&mut c)
+        .expect("XREADGROUP");
+    assert!(!matches!(read, redis::Value::Nil), "the ghost read nothing");
+    // Within the lease, nobody takes it...
+    assert!(
+        s.claim_next(&claim("live", 2))
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    // ...after it, the live node does.
+    let short = ClaimRequest {
+        lease: Duration::from_millis(50),
+        ..claim("live", 2)
+    };
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let got = s
+        .claim_next(&short)
+        .await
+        .expect("claim")
+        .expect("taken over");
+    assert_eq!(got.id, job.id);
+    assert_eq!(got.state.node(), Some("live"));
+}
+
+/// The stream holds only what is queued or running: finished and cancelled jobs' entries are
+/// acked and deleted, so the group's lag (what KEDA scales on) is the queue's length. The job
+/// hash reads as plain fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stream_holds_only_live_entries_and_the_hash_is_readable() {
+    let Some((h, url, prefix)) = redis_harness("stream") else {
+        return;
+    };
+    let s = h.store().await;
+    let jobs = insert_n(&s, 4).await;
+    let mut c = raw(&url);
+    let xlen = |c: &mut redis::Connection| -> u64 {
+        redis::cmd("XLEN")
+            .arg(format!("{prefix}:queue"))
+            .query(c)
+            .expect("XLEN")
+    };
+    assert_eq!(xlen(&mut c), 4);
+    s.request_cancel(jobs[3].id, "no").await.expect("cancel");
+    assert_eq!(xlen(&mut c), 3);
+    let a = s
+        .claim_next(&claim("n", 5))
+        .await
+        .expect("claim")
+        .expect("a");
+    s.finish(a.id, succeeded())
+        .await
+        .expect("finish")
+        .expect("done");
+    assert_eq!(xlen(&mut c), 2);
+    let fields: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("{prefix}:job:{}", a.id))
+        .query(&mut c)
+        .expect("HGETALL");
+    assert_eq!(fields["status"], "succeeded");
+    assert_eq!(fields["task"], "task 0");
+    assert_eq!(fields["exit_code"], "0");
+    assert!(fields.contains_key("ended_at") && fields.contains_key("started_at"));
+    assert!(!fields.contains_key("node"), "{fields:?}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{prefix}:job:{}", a.id))
+        .query(&mut c)
+        .expect("PTTL");
+    assert!(ttl > 0 && ttl <= 3_600_000, "{ttl}");
+    let queued: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("{prefix}:job:{}", jobs[1].id))
+        .query(&mut c)
+        .expect("HGETALL");
+    assert_eq!(queued["status"], "queued");
+    let no_ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{prefix}:job:{}", jobs[1].id))
+        .query(&mut c)
+        .expect("PTTL");
+    assert_eq!(no_ttl, -1);
+}

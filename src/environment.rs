@@ -94,7 +94,7 @@ pub const VARIABLES: &[EnvVar] = &[
         "REDIS_URL",
         "Redis",
         "",
-        "Redis job store URL (redis://, rediss://, unix://); empty: the SQLite file.",
+        "Redis job store URL (redis:// or unix://; rediss:// is not supported yet); empty: the SQLite file.",
     ),
     var(
         "REDIS_KEY_PREFIX",

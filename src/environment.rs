@@ -91,6 +91,12 @@ pub const VARIABLES: &[EnvVar] = &[
         "Host names /mcp accepts besides loopback (comma list, `*` = any).",
     ),
     var(
+        "AGENTICORE_POD_NAME",
+        "Server",
+        "",
+        "Names this node `{name}:{pid}` in job records and the shared queue; unset: the host name.",
+    ),
+    var(
         "REDIS_URL",
         "Redis",
         "",

@@ -22,15 +22,20 @@ struct Cluster {
     _prefix: Prefix,
 }
 
-fn cluster(test: &str) -> Option<Cluster> {
+/// Three nodes; with `pods`, each named as a pod of its own machine (`AGENTICORE_POD_NAME`), so
+/// none can tell from a pid that another died: only the lease tells.
+fn cluster(test: &str, pods: bool) -> Option<Cluster> {
     let prefix = Prefix::new(test)?;
     let nodes = (0..3)
-        .map(|_| {
-            let sb = Sandbox::new()
+        .map(|i| {
+            let mut sb = Sandbox::new()
                 .env("REDIS_URL", &prefix.url)
                 .env("REDIS_KEY_PREFIX", &prefix.name)
                 .env("AGENTICORE_REDIS_REQUIRED", "true")
                 .env("AGENTICORE_MAX_PARALLEL_JOBS", "2");
+            if pods {
+                sb = sb.env("AGENTICORE_POD_NAME", &format!("pod-{i}"));
+            }
             let d = Daemon::start(&sb, &["--port", "0"]);
             (sb, d)
         })
@@ -92,7 +97,9 @@ fn ids_listed(d: &Daemon) -> HashSet<String> {
 
 #[test]
 fn sixty_jobs_on_three_nodes_run_once_each_within_each_nodes_cap() {
-    let Some(c) = cluster("sixty") else { return };
+    let Some(c) = cluster("sixty", false) else {
+        return;
+    };
     const N: usize = 60;
     let log: PathBuf = c.nodes[0].0.path().join("shared.log");
     let mut ids = Vec::new();
@@ -185,7 +192,9 @@ fn wait_runner(c: &Cluster, id: &str) -> usize {
 
 #[test]
 fn a_cancel_sent_to_one_node_stops_the_job_on_another() {
-    let Some(c) = cluster("cancel") else { return };
+    let Some(c) = cluster("cancel", true) else {
+        return;
+    };
     let id = c.nodes[0].1.post("long [fake:sleep=60;child=600]");
     let runner = wait_runner(&c, &id);
     let other = (runner + 1) % 3;
@@ -201,7 +210,9 @@ fn a_cancel_sent_to_one_node_stops_the_job_on_another() {
 
 #[test]
 fn after_kill_9_of_a_node_the_others_reconcile_its_job() {
-    let Some(mut c) = cluster("kill") else { return };
+    let Some(mut c) = cluster("kill", false) else {
+        return;
+    };
     let id = c.nodes[0].1.post("long [fake:sleep=60;child=600]");
     let runner = wait_runner(&c, &id);
     let d = &mut c.nodes[runner].1;
@@ -223,4 +234,48 @@ fn after_kill_9_of_a_node_the_others_reconcile_its_job() {
     // The survivors still take new work.
     let next = survivor.post("after [fake:sleep=0]");
     wait_job(survivor, &next, "succeeded", Duration::from_secs(20));
+}
+
+/// As on separate machines: the survivors cannot check the dead node's pid, so its job is
+/// reconciled when its lease (20 s) runs out.
+#[test]
+fn a_node_of_another_machine_that_dies_loses_its_job_when_the_lease_runs_out() {
+    let Some(mut c) = cluster("lease", true) else {
+        return;
+    };
+    let id = c.nodes[0].1.post("long [fake:sleep=90;child=600]");
+    let runner = wait_runner(&c, &id);
+    let survivor_ix = (runner + 1) % 3;
+    let owner = get(&format!("{}/jobs/{id}", c.nodes[survivor_ix].1.url))["job"]["node"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        owner.starts_with(&format!("pod-{runner}:")),
+        "owner {owner:?}"
+    );
+    let d = &mut c.nodes[runner].1;
+    d.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = d.child.wait();
+    let killed = Instant::now();
+    let survivor = &c.nodes[survivor_ix].1;
+    // Still running while the lease holds...
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(job(survivor, &id)["status"], "running");
+    // ...then failed "interrupted", and what was left of it is killed.
+    let j = wait_job(survivor, &id, "failed", Duration::from_secs(40));
+    assert!(
+        killed.elapsed() >= Duration::from_secs(15),
+        "{:?}",
+        killed.elapsed()
+    );
+    let error = j["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("interrupted") && error.contains(&owner),
+        "{j}"
+    );
+    assert_eq!(
+        wait_no_processes(&id, Duration::from_secs(10)),
+        Vec::<u32>::new()
+    );
 }

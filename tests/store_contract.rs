@@ -1088,3 +1088,62 @@ async fn redis_stream_holds_only_live_entries_and_the_hash_is_readable() {
         .expect("PTTL");
     assert_eq!(no_ttl, -1);
 }
+
+/// Gone nodes leave the queue's group once idle with nothing pending; a node with a running
+/// job's entry pending stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_gone_consumers_are_pruned_but_busy_ones_stay() {
+    let Some((h, url, prefix)) = redis_harness("prune") else {
+        return;
+    };
+    let s = RedisStore::connect(&url, &prefix).await.expect("connect");
+    let a = new_job("a");
+    let b = new_job("b");
+    s.insert(&a).await.expect("insert");
+    s.insert(&b).await.expect("insert");
+    let done = s
+        .claim_next(&claim("gone", 1))
+        .await
+        .expect("claim")
+        .expect("a");
+    s.finish(done.id, succeeded())
+        .await
+        .expect("finish")
+        .expect("done");
+    s.claim_next(&claim("busy", 1))
+        .await
+        .expect("claim")
+        .expect("b");
+    let consumers = |c: &mut redis::Connection| -> Vec<String> {
+        let v: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(format!("{prefix}:queue"))
+            .arg("agenticore")
+            .query(c)
+            .expect("XINFO");
+        let mut names: Vec<String> = v
+            .iter()
+            .filter_map(|m| redis::from_redis_value(m.get("name")?.clone()).ok())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut c = raw(&url);
+    assert_eq!(consumers(&mut c), vec!["busy", "gone"]);
+    // Not idle long enough yet.
+    assert_eq!(
+        s.prune_consumers(Duration::from_secs(3600))
+            .await
+            .expect("prune"),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        s.prune_consumers(Duration::from_millis(5))
+            .await
+            .expect("prune"),
+        1
+    );
+    assert_eq!(consumers(&mut c), vec!["busy"]);
+    drop(h);
+}

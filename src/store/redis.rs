@@ -46,6 +46,8 @@ use crate::job::{Job, JobId, JobSpec, JobState, Outcome, Progress, Status, Timeo
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one command may take.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A queue consumer (a node process) idle this long with nothing pending is gone.
+pub const CONSUMER_IDLE: Duration = Duration::from_secs(3600);
 
 struct Scripts {
     insert: Script,
@@ -58,6 +60,7 @@ struct Scripts {
     reap: Script,
     expire: Script,
     forget: Script,
+    prune_consumers: Script,
 }
 
 impl Scripts {
@@ -74,6 +77,7 @@ impl Scripts {
             reap: s(lua::REAP),
             expire: s(lua::EXPIRE),
             forget: s(lua::FORGET),
+            prune_consumers: s(lua::PRUNE_CONSUMERS),
         }
     }
 }
@@ -227,6 +231,18 @@ impl RedisStore {
             Ok(r) => r.map_err(|e| self.err(context, e)),
             Err(_) => Err(self.timeout_err(context)),
         }
+    }
+
+    /// Delete the queue's consumers that have nothing pending and were idle longer than `idle`
+    /// (nodes that are gone: every node process is one consumer). Returns how many.
+    pub async fn prune_consumers(&self, idle: Duration) -> StoreResult<u64> {
+        let ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        self.run(
+            "cannot prune the queue's consumers",
+            &self.scripts.prune_consumers,
+            &[ms.to_string()],
+        )
+        .await
     }
 
     /// Drop index entries of jobs whose hash Redis expired.
@@ -756,9 +772,18 @@ impl JobStore for RedisStore {
                 .await?;
             total += n;
             if seen < BATCH {
-                return Ok(total);
+                break;
             }
         }
+        // Housekeeping that rides along: consumers of nodes gone for an hour.
+        match self.prune_consumers(CONSUMER_IDLE).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(store = %self.location, "removed {n} gone node(s) from the queue group")
+            }
+            Err(e) => tracing::debug!(store = %self.location, "{e}"),
+        }
+        Ok(total)
     }
 
     async fn counts(&self) -> StoreResult<Counts> {

@@ -263,3 +263,21 @@ for i = 2, #ARGV do
 end
 return n
 "#;
+
+/// ARGV: prefix, min_idle_ms. Deletes the queue's consumers (one per node process) that have
+/// nothing pending and did nothing for `min_idle_ms`: nodes that are gone. (A live node that is
+/// deleted is recreated by its next read; it had nothing pending to lose.)
+pub const PRUNE_CONSUMERS: &str = r#"
+local cs = redis.pcall('XINFO', 'CONSUMERS', Q, G)
+if type(cs) ~= 'table' or cs.err then return 0 end
+local n = 0
+for _, c in ipairs(cs) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if tonumber(f['pending']) == 0 and tonumber(f['idle']) > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', Q, G, f['name'])
+    n = n + 1
+  end
+end
+return n
+"#;

@@ -1147,3 +1147,50 @@ async fn redis_gone_consumers_are_pruned_but_busy_ones_stay() {
     assert_eq!(consumers(&mut c), vec!["busy"]);
     drop(h);
 }
+
+/// A cancel of a running job is also published, so its owner hears of it before the next
+/// heartbeat (which stays the durable path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_cancel_is_announced_to_every_node() {
+    let Some((h, url, prefix)) = redis_harness("hints") else {
+        return;
+    };
+    let owner = h.store().await;
+    let other = h.store().await;
+    let mut hints = owner.cancel_hints().expect("Redis has cancel hints");
+    let job = new_job("announced");
+    owner.insert(&job).await.expect("insert");
+    owner
+        .claim_next(&claim("owner", 1))
+        .await
+        .expect("claim")
+        .expect("job");
+    // Wait until the owner listens.
+    let mut c = raw(&url);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, n): (String, u64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(format!("{prefix}:cancel"))
+            .query(&mut c)
+            .expect("NUMSUB");
+        if n > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(matches!(
+        other.request_cancel(job.id, "stop").await,
+        Ok(CancelOutcome::Requested(_))
+    ));
+    let got = tokio::time::timeout(Duration::from_secs(10), hints.recv())
+        .await
+        .expect("a hint")
+        .expect("open");
+    assert_eq!(got, job.id);
+    // SQLite has none.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = SqliteStore::open(&dir.path().join("jobs.db")).expect("open");
+    assert!(sqlite.cancel_hints().is_none());
+}

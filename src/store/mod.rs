@@ -93,6 +93,14 @@ pub trait JobStore: Send + Sync + 'static {
         None
     }
 
+    /// Ids whose cancel was just requested (by any process or node), as they happen: a hint
+    /// that reaches the job's owner before its next heartbeat. The heartbeat stays the durable
+    /// path (a hint can be lost). `None` when the store has no such channel. Must be called
+    /// inside a Tokio runtime; the feed stops when the receiver is dropped.
+    fn cancel_hints(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<JobId>> {
+        None
+    }
+
     /// Store a new job (normally `Queued`).
     async fn insert(&self, job: &Job) -> StoreResult<()>;
 

@@ -22,8 +22,9 @@
 //!   group's lag.
 //! - `node:{node}:running`: the ids a node runs (its cap).
 //! - `version`: `INCR`ed by every write (the dashboard's and `/health`'s `changes`).
-//! - `cancel`: a pub/sub channel a cancel of a running job is published on (its durable form is
-//!   the job's `cancel_requested` field, which the owner's heartbeat returns).
+//! - `cancel`: a pub/sub channel a cancel of a running job is published on, which
+//!   `cancel_hints` relays to the scheduler so the owner acts at once; the durable form is the
+//!   job's `cancel_requested` field, which the owner's heartbeat returns.
 //!
 //! Every state change is one Lua script (see `redis_lua.rs`), so it is atomic.
 
@@ -85,6 +86,7 @@ impl Scripts {
 /// The Redis job store. Cheap to clone (clones share one multiplexed connection).
 #[derive(Clone)]
 pub struct RedisStore {
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
     location: String,
@@ -126,7 +128,7 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let mut conn = tokio::time::timeout(
             CONNECT_TIMEOUT + Duration::from_secs(1),
-            ConnectionManager::new_with_config(client, config),
+            ConnectionManager::new_with_config(client.clone(), config),
         )
         .await
         .map_err(|_| {
@@ -145,6 +147,7 @@ impl RedisStore {
             return Err(unreachable(format!("unexpected PING answer {pong:?}")));
         }
         Ok(RedisStore {
+            client,
             conn,
             prefix: prefix.to_string(),
             location,
@@ -243,6 +246,66 @@ impl RedisStore {
             &[ms.to_string()],
         )
         .await
+    }
+
+    /// Forward ids published on `{prefix}:cancel` to `tx` until it closes; resubscribes after
+    /// a lost connection.
+    async fn relay_cancels(
+        client: redis::Client,
+        channel: String,
+        location: String,
+        tx: tokio::sync::mpsc::UnboundedSender<JobId>,
+    ) {
+        use futures_util::StreamExt;
+        loop {
+            let subscribed = async {
+                let mut ps = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
+                    .await
+                    .map_err(|_| "no connection in time".to_string())?
+                    .map_err(|e| e.to_string())?;
+                tokio::time::timeout(RESPONSE_TIMEOUT, ps.subscribe(&channel))
+                    .await
+                    .map_err(|_| "SUBSCRIBE timed out".to_string())?
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(ps)
+            };
+            let ps = tokio::select! {
+                _ = tx.closed() => return,
+                r = subscribed => r,
+            };
+            match ps {
+                Ok(ps) => {
+                    let mut messages = ps.into_on_message();
+                    loop {
+                        tokio::select! {
+                            _ = tx.closed() => return,
+                            m = messages.next() => match m {
+                                Some(msg) => {
+                                    let id = msg
+                                        .get_payload::<String>()
+                                        .ok()
+                                        .and_then(|p| p.parse::<JobId>().ok());
+                                    if let Some(id) = id
+                                        && tx.send(id).is_err()
+                                    {
+                                        return;
+                                    }
+                                }
+                                None => break,
+                            },
+                        }
+                    }
+                    tracing::debug!(store = %location, "cancel channel closed; resubscribing");
+                }
+                Err(e) => {
+                    tracing::debug!(store = %location, "cannot subscribe to the cancel channel: {e}")
+                }
+            }
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
     }
 
     /// Drop index entries of jobs whose hash Redis expired.
@@ -474,6 +537,17 @@ fn outcome_args(outcome: &Outcome, location: &str) -> StoreResult<(String, Strin
 impl JobStore for RedisStore {
     fn location(&self) -> String {
         self.location.clone()
+    }
+
+    fn cancel_hints(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<JobId>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(Self::relay_cancels(
+            self.client.clone(),
+            self.key("cancel"),
+            self.location.clone(),
+            tx,
+        ));
+        Some(rx)
     }
 
     async fn insert(&self, job: &Job) -> StoreResult<()> {

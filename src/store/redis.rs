@@ -8,7 +8,7 @@
 //!   `expires_at_ms`, plus `spec` and `progress` (JSON) and `timeout` (JSON). The job is rebuilt
 //!   from these fields; the state fields are written by the Lua scripts, never as a JSON blob,
 //!   so a state change needs no JSON in Lua. A terminal job's hash gets a Redis TTL
-//!   (`PEXPIREAT` at its expiry), so Redis deletes it even if no node runs `expire`.
+//!   (`PEXPIREAT` a minute after its expiry), so Redis deletes it even if no node runs `expire`.
 //! - `jobs` and `jobs:{status}`: sorted sets of ids, all with score 0, ordered by member: ids are
 //!   UUID v7, whose text sorts by creation time, so `ZREVRANGEBYLEX` lists newest first from a
 //!   cursor in O(log n + page).

@@ -47,7 +47,9 @@ local function terminate(id, to, ended, ended_ms, exit_code, err, timeout)
   set_or_del(jk, 'error', err)
   set_or_del(jk, 'timeout', timeout)
   redis.call('ZADD', P .. ':expiry', exp, id)
-  redis.call('PEXPIREAT', jk, exp)
+  -- Redis deletes the hash a minute after `expire` would (a backstop when no node runs it,
+  -- and room for clock skew between the nodes and Redis).
+  redis.call('PEXPIREAT', jk, string.format('%d', tonumber(exp) + 60000))
   drop_entry(jk)
   bump()
 end
@@ -72,7 +74,7 @@ elseif status == 'running' then
   redis.call('SADD', P .. ':node:' .. node .. ':running', id)
 elseif exp ~= '' then
   redis.call('ZADD', P .. ':expiry', exp, id)
-  redis.call('PEXPIREAT', jk, exp)
+  redis.call('PEXPIREAT', jk, string.format('%d', tonumber(exp) + 60000))
 end
 bump()
 return 1

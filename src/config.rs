@@ -128,6 +128,9 @@ pub struct RedisConfig {
     /// May hold a password; Debug masks it.
     pub url: Option<String>,
     pub key_prefix: String,
+    /// Refuse to start when Redis is configured but unreachable (instead of falling back to
+    /// the SQLite file).
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +214,7 @@ const KEYS: &[(&str, &str)] = &[
     ),
     ("redis.url", "REDIS_URL"),
     ("redis.key_prefix", "REDIS_KEY_PREFIX"),
+    ("redis.required", "AGENTICORE_REDIS_REQUIRED"),
     ("claude.binary", "AGENTICORE_CLAUDE_BINARY"),
     ("claude.timeout", "AGENTICORE_CLAUDE_TIMEOUT"),
     ("claude.default_profile", "AGENTICORE_DEFAULT_PROFILE"),
@@ -323,6 +327,7 @@ impl Config {
                     "a non-empty prefix without spaces",
                     word,
                 )?,
+                required: b.get("redis.required", false, BOOL, boolean)?,
             },
             claude: ClaudeConfig {
                 binary: b.get(
@@ -497,6 +502,7 @@ impl Config {
             "server.requeue_interrupted" => self.server.requeue_interrupted.to_string(),
             "redis.url" => opt(&self.redis.url),
             "redis.key_prefix" => self.redis.key_prefix.clone(),
+            "redis.required" => self.redis.required.to_string(),
             "claude.binary" => self.claude.binary.clone(),
             "claude.timeout" => self.claude.timeout_seconds.to_string(),
             "claude.default_profile" => self.claude.default_profile.clone(),
@@ -578,6 +584,7 @@ impl fmt::Debug for RedisConfig {
         f.debug_struct("RedisConfig")
             .field("url", &self.url.as_deref().map(mask_url))
             .field("key_prefix", &self.key_prefix)
+            .field("required", &self.required)
             .finish()
     }
 }

@@ -91,16 +91,28 @@ pub const VARIABLES: &[EnvVar] = &[
         "Host names /mcp accepts besides loopback (comma list, `*` = any).",
     ),
     var(
+        "AGENTICORE_POD_NAME",
+        "Server",
+        "",
+        "Names this node `{name}:{pid}` in job records and the shared queue; unset: the host name.",
+    ),
+    var(
         "REDIS_URL",
         "Redis",
         "",
-        "Redis job store URL (redis://, rediss://, unix://); empty: the SQLite file.",
+        "Redis job store URL (redis:// or unix://; rediss:// is not supported yet); empty: the SQLite file.",
     ),
     var(
         "REDIS_KEY_PREFIX",
         "Redis",
         "agenticore",
         "Key namespace in Redis (`{prefix}:job:{id}`).",
+    ),
+    var(
+        "AGENTICORE_REDIS_REQUIRED",
+        "Redis",
+        "false",
+        "Refuse to start (exit 5) when REDIS_URL is set but Redis cannot be reached, instead of falling back to SQLite.",
     ),
     var(
         "AGENTICORE_CLAUDE_BINARY",

@@ -30,6 +30,28 @@ mcp_sdk() {
   cargo build --locked --quiet --bin agenticore && .e2e/venv/bin/python tests/mcp/test_sdk.py
 }
 
+# The Redis store's tests need a Redis: a private one on a unix socket (stopped at exit) when
+# redis-server is installed, unless AGENTICORE_TEST_REDIS_URL names one (or
+# AGENTICORE_TEST_REDIS=skip switches them off).
+private_redis() {
+  [ -n "${AGENTICORE_TEST_REDIS_URL:-}" ] && return 0
+  [ "${AGENTICORE_TEST_REDIS:-}" = skip ] && return 0
+  if ! command -v redis-server >/dev/null; then
+    echo "redis-server not found: the Redis tests use redis://127.0.0.1:6379" \
+      "(install redis-server, or set AGENTICORE_TEST_REDIS=skip)"
+    return 0
+  fi
+  REDIS_DIR="$(mktemp -d /tmp/agenticore-redis.XXXXXX)"
+  trap 'kill "$(cat "$REDIS_DIR/redis.pid" 2>/dev/null)" 2>/dev/null; rm -rf "$REDIS_DIR"' EXIT
+  redis-server --port 0 --unixsocket "$REDIS_DIR/redis.sock" --unixsocketperm 700 --save '' \
+    --appendonly no --daemonize yes --pidfile "$REDIS_DIR/redis.pid" \
+    --logfile "$REDIS_DIR/redis.log" || return 1
+  for _ in $(seq 50); do [ -S "$REDIS_DIR/redis.sock" ] && break; sleep 0.1; done
+  export AGENTICORE_TEST_REDIS_URL="unix://$REDIS_DIR/redis.sock"
+  echo "a private redis-server for the tests: $AGENTICORE_TEST_REDIS_URL"
+}
+private_redis || echo "could not start a private redis-server"
+
 tier "unit and integration tests (cargo nextest)" cargo nextest run --locked --no-fail-fast
 tier "the mock Anthropic API's own tests" python3 tests/mock-anthropic/test_mock.py
 tier "MCP: the official Python SDK over stdio and Streamable HTTP" mcp_sdk

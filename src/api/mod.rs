@@ -260,6 +260,10 @@ pub struct Health {
     /// earlier values from the same daemon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<u64>,
+    /// Why the store is not the configured one (Redis unreachable at start: the local SQLite
+    /// file stands in, and `status` is "degraded").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_warning: Option<String>,
 }
 
 /// `{"success":false,"error":"..."}`.

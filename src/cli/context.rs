@@ -2,14 +2,12 @@
 //! backend every job command goes through (`choose_backend`): the daemon when there is one,
 //! else the embedded engine on the local store.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use agenticore::client::{ApiClient, Backend, ClientError, Local};
 use agenticore::config::{Config, Source};
 use agenticore::engine::Engine;
 use agenticore::job::JobId;
-use agenticore::store::sqlite::SqliteStore;
 
 use super::{CliError, exit};
 
@@ -22,12 +20,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn load() -> Result<Ctx, CliError> {
-        Self::with_config(load_config()?)
+    pub async fn load() -> Result<Ctx, CliError> {
+        Self::with_config(load_config()?).await
     }
 
-    pub fn with_config(config: Config) -> Result<Ctx, CliError> {
-        let store = SqliteStore::open(&config.jobs_db_path())
+    /// The engine over the configured store: Redis when `REDIS_URL` is set (an unreachable
+    /// Redis falls back to the SQLite file, loudly, unless `redis.required`: then exit 5), else
+    /// the SQLite file.
+    pub async fn with_config(config: Config) -> Result<Ctx, CliError> {
+        let store = agenticore::store::open(&config)
+            .await
             .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
         let exe = std::env::current_exe().map_err(|e| {
             CliError::new(
@@ -36,7 +38,7 @@ impl Ctx {
             )
         })?;
         Ok(Ctx {
-            engine: Engine::new(config, Arc::new(store), exe),
+            engine: Engine::new(config, store, exe),
         })
     }
 
@@ -109,7 +111,7 @@ pub async fn choose_backend() -> Result<(Backend, Origin), CliError> {
             Err(e) => tracing::debug!("no daemon at {url}: {e}"),
         }
     }
-    let ctx = Ctx::with_config(config)?;
+    let ctx = Ctx::with_config(config).await?;
     let backend = Backend::Local(Local::new(ctx.engine, super::worker::ensure_running));
     tracing::info!("no daemon answers at {url}: using {}", backend.describe());
     Ok((backend, Origin::Local))

@@ -122,7 +122,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Serve(a) => serve::run(a).await,
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
-        Command::Worker => worker::run(&Ctx::load()?).await,
+        Command::Worker => worker::run(&Ctx::load().await?).await,
         command => {
             let (backend, origin) = context::choose_backend().await?;
             let b = &backend;

@@ -11,14 +11,12 @@
 //! reason). A second signal cancels at once.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use agenticore::config::{Config, Transport};
 use agenticore::engine::{Drain, Engine, RunMode};
 use agenticore::server::mcp::{AgenticoreMcp, AllowedHosts};
 use agenticore::server::{self, AppState};
-use agenticore::store::sqlite::SqliteStore;
 use rmcp::ServiceExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -54,7 +52,7 @@ pub async fn run(a: ServeArgs) -> CliResult {
         .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
 
     let max = config.repos.max_parallel_jobs;
-    let engine = open_engine(config)?;
+    let engine = open_engine(config).await?;
     let hosts_setting = std::env::var(MCP_ALLOWED_HOSTS_ENV).ok();
     let mcp_hosts = AllowedHosts::resolve(hosts_setting.as_deref(), &host);
     if hosts_setting.is_none() && addr.ip().is_unspecified() {
@@ -94,7 +92,7 @@ pub async fn run(a: ServeArgs) -> CliResult {
 /// client went away) or at the first signal: then running jobs drain (`drain_timeout`, a
 /// second signal cancels them at once) and the process exits.
 async fn run_stdio(config: Config, drain_timeout: u64) -> CliResult {
-    let engine = open_engine(config)?;
+    let engine = open_engine(config).await?;
     let state = AppState::new(engine.clone(), Vec::new(), pod_name());
     let stop = CancellationToken::new();
     let force = CancellationToken::new();
@@ -156,9 +154,12 @@ async fn serve_stdio(state: AppState, stop: &CancellationToken) -> CliResult {
     }
 }
 
-/// The engine over the SQLite job store of `config`.
-fn open_engine(config: Config) -> Result<Engine, CliError> {
-    let store = SqliteStore::open(&config.jobs_db_path())
+/// The engine over the job store of `config` (see `agenticore::store::open`: Redis, the SQLite
+/// file, or the SQLite file standing in for an unreachable Redis; `redis.required` makes that
+/// last case exit 5).
+async fn open_engine(config: Config) -> Result<Engine, CliError> {
+    let store = agenticore::store::open(&config)
+        .await
         .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
     let exe = std::env::current_exe().map_err(|e| {
         CliError::new(
@@ -166,7 +167,7 @@ fn open_engine(config: Config) -> Result<Engine, CliError> {
             format!("cannot find the agenticore binary: {e}"),
         )
     })?;
-    Ok(Engine::new(config, Arc::new(store), exe))
+    Ok(Engine::new(config, store, exe))
 }
 
 /// The scheduler until `stop`, then draining for `drain_timeout` seconds (or until `force`).

@@ -35,6 +35,9 @@ pub async fn run(backend: &Backend, a: JsonArg) -> CliResult {
     kv("version", &h.version);
     kv("node", &h.node);
     kv("store", &h.store);
+    if let Some(w) = &h.store_warning {
+        kv("warning", w);
+    }
     kv("running", &h.running.to_string());
     kv("queued", &h.queued.to_string());
     kv("max parallel", &h.max_parallel_jobs.to_string());

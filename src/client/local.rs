@@ -153,8 +153,14 @@ impl Local {
     pub(super) async fn health(&self) -> Result<Health> {
         let counts = self.engine.store().counts().await?;
         let config = self.engine.config();
+        let store_warning = self.engine.store().degraded();
         Ok(Health {
-            status: "ok".into(),
+            status: if store_warning.is_some() {
+                "degraded"
+            } else {
+                "ok"
+            }
+            .into(),
             service: "agenticore".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             node: self.engine.node().to_string(),
@@ -163,6 +169,7 @@ impl Local {
             queued: counts.queued,
             max_parallel_jobs: config.repos.max_parallel_jobs,
             changes: self.engine.store().version().await?,
+            store_warning,
         })
     }
 

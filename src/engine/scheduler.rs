@@ -53,6 +53,23 @@ impl Engine {
         drain: Option<Drain>,
     ) {
         let slots = Arc::new(Semaphore::new(self.inner.config.repos.max_parallel_jobs));
+        // Cancels requested on other nodes, as they happen (the heartbeat is the durable path).
+        let hints_stop = CancellationToken::new();
+        let _hints_guard = hints_stop.clone().drop_guard();
+        if let Some(mut hints) = self.inner.store.cancel_hints() {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = hints_stop.cancelled() => break,
+                        id = hints.recv() => match id {
+                            Some(id) => engine.signal_cancel(id, "cancelled by user"),
+                            None => break,
+                        },
+                    }
+                }
+            });
+        }
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_beat = tokio::time::Instant::now() - HEARTBEAT_EVERY;
         let mut last_expire = tokio::time::Instant::now() - EXPIRE_EVERY;

@@ -289,12 +289,27 @@ impl Engine {
 
 /// `host:pid`, the owner name of jobs claimed by this process.
 pub fn node_name() -> String {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{host}:{}", std::process::id())
+    format!("{}:{}", node_host(), std::process::id())
 }
+
+/// The first part of this process's node name: `AGENTICORE_POD_NAME` when set (a pod, or any
+/// name unique to the machine), else the host name. Owners whose name starts with it are
+/// processes of this machine, whose pids `local_owner_is_dead` may check.
+fn node_host() -> String {
+    std::env::var(POD_NAME_ENV)
+        .ok()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty() && !p.contains(char::is_whitespace))
+        .or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+        })
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Names this process's node (`{name}:{pid}`) instead of the host name.
+pub const POD_NAME_ENV: &str = "AGENTICORE_POD_NAME";
 
 /// Is the owner `node` a process of this host that no longer runs?
 pub fn local_owner_is_dead(node: &str) -> bool {

@@ -637,7 +637,7 @@ pub async fn list_profiles(State(state): State<AppState>) -> Json<ProfileList> {
     security(()),
     responses(
         (status = 200, description = "Up", body = Health),
-        (status = 503, description = "Up, but the job store is unreachable", body = Health),
+        (status = 503, description = "Up, but the job store is unreachable, or Redis was unreachable at start and the local SQLite file stands in (`store_warning`)", body = Health),
     )
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
@@ -653,7 +653,10 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             None
         }
     };
-    let (code, status) = if counts.is_some() {
+    // A fallback store answers, but this node cannot see the shared queue: keep a readiness
+    // probe's traffic away.
+    let store_warning = engine.store().degraded();
+    let (code, status) = if counts.is_some() && store_warning.is_none() {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "degraded")
@@ -675,6 +678,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             queued: counts.queued,
             max_parallel_jobs: engine.config().repos.max_parallel_jobs,
             changes,
+            store_warning,
         }),
     )
 }

@@ -1,14 +1,19 @@
-//! The job store contract. Every backend (SQLite today, Redis next) gives the same guarantees:
+//! The job store contract. Every backend (SQLite, Redis) gives the same guarantees:
 //! `claim_next` hands one queued job to exactly one owner, `finish` is a compare-and-set so a
 //! racing exit and cancel produce exactly one outcome, and terminal states are final.
 
+pub mod fallback;
+pub mod redis;
+mod redis_lua;
 pub mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::config::{Config, mask_url};
 use crate::job::{Job, JobId, Outcome, Progress, Status};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +88,19 @@ pub trait JobStore: Send + Sync + 'static {
     /// A human description of where the jobs live (path or URL without secrets).
     fn location(&self) -> String;
 
+    /// Why this store is not the one configured (a fallback), for `/health` and `status`.
+    fn degraded(&self) -> Option<String> {
+        None
+    }
+
+    /// Ids whose cancel was just requested (by any process or node), as they happen: a hint
+    /// that reaches the job's owner before its next heartbeat. The heartbeat stays the durable
+    /// path (a hint can be lost). `None` when the store has no such channel. Must be called
+    /// inside a Tokio runtime; the feed stops when the receiver is dropped.
+    fn cancel_hints(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<JobId>> {
+        None
+    }
+
     /// Store a new job (normally `Queued`).
     async fn insert(&self, job: &Job) -> StoreResult<()>;
 
@@ -139,5 +157,53 @@ pub trait JobStore: Send + Sync + 'static {
     /// the store cannot tell cheaply (the caller then compares `counts` or re-reads).
     async fn version(&self) -> StoreResult<Option<u64>> {
         Ok(None)
+    }
+}
+
+/// Open the store `config` asks for: Redis when `redis.url` is set, else the SQLite file.
+///
+/// Redis unreachable at start: with `redis.required`, the error; otherwise a loud warning and
+/// the SQLite file wrapped in a [`fallback::FallbackStore`] that reports itself as degraded.
+pub async fn open(config: &Config) -> StoreResult<Arc<dyn JobStore>> {
+    let sqlite = |path: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path))
+            .await
+            .map_err(|e| StoreError::Backend {
+                location: "the SQLite file".into(),
+                message: format!("opening task failed: {e}"),
+            })?
+    };
+    let Some(url) = config.redis.url.as_deref() else {
+        return Ok(Arc::new(sqlite(config.jobs_db_path()).await?));
+    };
+    match redis::RedisStore::connect(url, &config.redis.key_prefix).await {
+        Ok(store) => {
+            tracing::info!(store = %store.location(), "using the Redis job store");
+            Ok(Arc::new(store))
+        }
+        Err(StoreError::Unreachable { location, message }) if config.redis.required => {
+            Err(StoreError::Unreachable {
+                location,
+                message: format!(
+                    "{message} (redis.required / AGENTICORE_REDIS_REQUIRED is set: not falling \
+                     back to the SQLite file)"
+                ),
+            })
+        }
+        Err(e) if config.redis.required => Err(e),
+        Err(e) => {
+            let why = match e {
+                StoreError::Unreachable { message, .. } => message,
+                other => other.to_string(),
+            };
+            let reason = format!("Redis at {} is unreachable: {why}", mask_url(url));
+            tracing::warn!(
+                "{reason}; FALLING BACK to the local SQLite file {}: this node does not see \
+                 the shared queue (set AGENTICORE_REDIS_REQUIRED=true to refuse to start instead)",
+                config.jobs_db_path().display()
+            );
+            let inner: Arc<dyn JobStore> = Arc::new(sqlite(config.jobs_db_path()).await?);
+            Ok(Arc::new(fallback::FallbackStore::new(inner, reason)))
+        }
     }
 }

@@ -106,6 +106,7 @@ fn health() -> Health {
         queued: 1,
         max_parallel_jobs: 2,
         changes: Some(7),
+        store_warning: None,
     }
 }
 

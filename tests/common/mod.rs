@@ -213,4 +213,5 @@ pub fn bare_remote(dir: &Path) -> String {
     format!("file://{}", bare.display())
 }
 pub mod daemon;
+pub mod redis_prefix;
 pub mod server;

@@ -1,0 +1,65 @@
+//! A unique key prefix on the test Redis (`AGENTICORE_TEST_REDIS_URL`, default
+//! `redis://127.0.0.1:6379`), deleted (SCAN + DEL) when dropped, also after a failed assertion.
+//! `AGENTICORE_TEST_REDIS=skip` switches the Redis tests off.
+
+use std::time::Duration;
+
+/// A unique prefix on the test Redis, deleted when dropped.
+pub struct Prefix {
+    pub url: String,
+    pub name: String,
+}
+
+impl Prefix {
+    pub fn new(test: &str) -> Option<Prefix> {
+        if std::env::var("AGENTICORE_TEST_REDIS").as_deref() == Ok("skip") {
+            return None;
+        }
+        let url = std::env::var("AGENTICORE_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let name = format!(
+            "agenticore-test:{}:{test}:{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Some(Prefix { url, name })
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url.as_str())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(3)))
+            .expect("test Redis (or set AGENTICORE_TEST_REDIS=skip)")
+    }
+
+    pub fn hget(&self, id: &str, field: &str) -> Option<String> {
+        redis::cmd("HGET")
+            .arg(format!("{}:job:{id}", self.name))
+            .arg(field)
+            .query(&mut self.conn())
+            .expect("HGET")
+    }
+}
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        let mut conn = self.conn();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}:*", self.name))
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut conn)
+                .expect("SCAN");
+            if !keys.is_empty() {
+                let _: i64 = redis::cmd("DEL").arg(&keys).query(&mut conn).expect("DEL");
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+}

@@ -24,8 +24,8 @@ struct Cluster {
 
 /// Three nodes; with `pods`, each named as a pod of its own machine (`AGENTICORE_POD_NAME`), so
 /// none can tell from a pid that another died: only the lease tells.
-fn cluster(test: &str, pods: bool) -> Option<Cluster> {
-    let prefix = Prefix::new(test)?;
+fn cluster(test: &str, pods: bool) -> Cluster {
+    let prefix = Prefix::new(test);
     let nodes = (0..3)
         .map(|i| {
             let mut sb = Sandbox::new()
@@ -40,10 +40,10 @@ fn cluster(test: &str, pods: bool) -> Option<Cluster> {
             (sb, d)
         })
         .collect();
-    Some(Cluster {
+    Cluster {
         nodes,
         _prefix: prefix,
-    })
+    }
 }
 
 fn get(url: &str) -> serde_json::Value {
@@ -97,9 +97,7 @@ fn ids_listed(d: &Daemon) -> HashSet<String> {
 
 #[test]
 fn sixty_jobs_on_three_nodes_run_once_each_within_each_nodes_cap() {
-    let Some(c) = cluster("sixty", false) else {
-        return;
-    };
+    let c = cluster("sixty", false);
     const N: usize = 60;
     let log: PathBuf = c.nodes[0].0.path().join("shared.log");
     let mut ids = Vec::new();
@@ -192,9 +190,7 @@ fn wait_runner(c: &Cluster, id: &str) -> usize {
 
 #[test]
 fn a_cancel_sent_to_one_node_stops_the_job_on_another() {
-    let Some(c) = cluster("cancel", true) else {
-        return;
-    };
+    let c = cluster("cancel", true);
     let id = c.nodes[0].1.post("long [fake:sleep=60;child=600]");
     let runner = wait_runner(&c, &id);
     let other = (runner + 1) % 3;
@@ -210,9 +206,7 @@ fn a_cancel_sent_to_one_node_stops_the_job_on_another() {
 
 #[test]
 fn after_kill_9_of_a_node_the_others_reconcile_its_job() {
-    let Some(mut c) = cluster("kill", false) else {
-        return;
-    };
+    let mut c = cluster("kill", false);
     let id = c.nodes[0].1.post("long [fake:sleep=60;child=600]");
     let runner = wait_runner(&c, &id);
     let d = &mut c.nodes[runner].1;
@@ -240,9 +234,7 @@ fn after_kill_9_of_a_node_the_others_reconcile_its_job() {
 /// reconciled when its lease (20 s) runs out.
 #[test]
 fn a_node_of_another_machine_that_dies_loses_its_job_when_the_lease_runs_out() {
-    let Some(mut c) = cluster("lease", true) else {
-        return;
-    };
+    let mut c = cluster("lease", true);
     let id = c.nodes[0].1.post("long [fake:sleep=90;child=600]");
     let runner = wait_runner(&c, &id);
     let survivor_ix = (runner + 1) % 3;

@@ -3,7 +3,6 @@
 //! test, deleted at the end even when the test fails). Several store instances on one file or
 //! prefix stand for several processes or nodes.
 //!
-//! Set `AGENTICORE_TEST_REDIS=skip` to run the SQLite half only (a machine without Redis).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -48,23 +47,18 @@ impl Harness {
         }
     }
 
-    /// `None` when Redis tests are switched off.
-    fn redis(test: &str) -> Option<Harness> {
-        if std::env::var("AGENTICORE_TEST_REDIS").as_deref() == Ok("skip") {
-            eprintln!("AGENTICORE_TEST_REDIS=skip: not testing the Redis store");
-            return None;
-        }
+    fn redis(test: &str) -> Harness {
         let prefix = format!(
             "agenticore-test:{}:{}:{test}",
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        Some(Harness {
+        Harness {
             kind: Kind::Redis {
                 url: redis_url(),
                 prefix,
             },
-        })
+        }
     }
 
     async fn store(&self) -> Store {
@@ -72,7 +66,7 @@ impl Harness {
             Kind::Sqlite { path, .. } => Arc::new(SqliteStore::open(path).expect("open sqlite")),
             Kind::Redis { url, prefix } => {
                 Arc::new(RedisStore::connect(url, prefix).await.unwrap_or_else(|e| {
-                    panic!("{e} (start redis-server, or set AGENTICORE_TEST_REDIS=skip)")
+                    panic!("{e} (the Redis tests need AGENTICORE_TEST_REDIS_URL or redis://127.0.0.1:6379)")
                 }))
             }
         }
@@ -139,7 +133,7 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let Some(h) = super::Harness::redis(stringify!($name)) else { return };
+                    let h = super::Harness::redis(stringify!($name));
                     super::$name(&h).await;
                 }
             )*
@@ -972,13 +966,13 @@ async fn progress_is_kept_for_any_status(h: &Harness) {
 
 // Redis only: the queue's stream mechanics.
 
-fn redis_harness(test: &str) -> Option<(Harness, String, String)> {
-    let h = Harness::redis(test)?;
+fn redis_harness(test: &str) -> (Harness, String, String) {
+    let h = Harness::redis(test);
     let (url, prefix) = match &h.kind {
         Kind::Redis { url, prefix } => (url.clone(), prefix.clone()),
         Kind::Sqlite { .. } => unreachable!(),
     };
-    Some((h, url, prefix))
+    (h, url, prefix)
 }
 
 fn raw(url: &str) -> redis::Connection {
@@ -992,9 +986,7 @@ fn raw(url: &str) -> redis::Connection {
 /// over (XAUTOCLAIM) and runs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_a_dead_readers_entry_is_taken_over_after_the_lease() {
-    let Some((h, url, prefix)) = redis_harness("takeover") else {
-        return;
-    };
+    let (h, url, prefix) = redis_harness("takeover");
     let s = h.store().await;
     let job = new_job("stranded");
     s.insert(&job).await.expect("insert");
@@ -1038,9 +1030,7 @@ async fn redis_a_dead_readers_entry_is_taken_over_after_the_lease() {
 /// hash reads as plain fields.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stream_holds_only_live_entries_and_the_hash_is_readable() {
-    let Some((h, url, prefix)) = redis_harness("stream") else {
-        return;
-    };
+    let (h, url, prefix) = redis_harness("stream");
     let s = h.store().await;
     let jobs = insert_n(&s, 4).await;
     let mut c = raw(&url);
@@ -1094,9 +1084,7 @@ async fn redis_stream_holds_only_live_entries_and_the_hash_is_readable() {
 /// job's entry pending stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_gone_consumers_are_pruned_but_busy_ones_stay() {
-    let Some((h, url, prefix)) = redis_harness("prune") else {
-        return;
-    };
+    let (h, url, prefix) = redis_harness("prune");
     let s = RedisStore::connect(&url, &prefix).await.expect("connect");
     let a = new_job("a");
     let b = new_job("b");
@@ -1153,9 +1141,7 @@ async fn redis_gone_consumers_are_pruned_but_busy_ones_stay() {
 /// heartbeat (which stays the durable path).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_a_cancel_is_announced_to_every_node() {
-    let Some((h, url, prefix)) = redis_harness("hints") else {
-        return;
-    };
+    let (h, url, prefix) = redis_harness("hints");
     let owner = h.store().await;
     let other = h.store().await;
     let mut hints = owner.cancel_hints().expect("Redis has cancel hints");

@@ -1,6 +1,6 @@
 //! A unique key prefix on the test Redis (`AGENTICORE_TEST_REDIS_URL`, default
 //! `redis://127.0.0.1:6379`), deleted (SCAN + DEL) when dropped, also after a failed assertion.
-//! `AGENTICORE_TEST_REDIS=skip` switches the Redis tests off.
+//! The Redis tests need that Redis: they fail, never skip, without it.
 
 use std::time::Duration;
 
@@ -11,10 +11,7 @@ pub struct Prefix {
 }
 
 impl Prefix {
-    pub fn new(test: &str) -> Option<Prefix> {
-        if std::env::var("AGENTICORE_TEST_REDIS").as_deref() == Ok("skip") {
-            return None;
-        }
+    pub fn new(test: &str) -> Prefix {
         let url = std::env::var("AGENTICORE_TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let name = format!(
@@ -22,13 +19,13 @@ impl Prefix {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        Some(Prefix { url, name })
+        Prefix { url, name }
     }
 
     pub fn conn(&self) -> redis::Connection {
         redis::Client::open(self.url.as_str())
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(3)))
-            .expect("test Redis (or set AGENTICORE_TEST_REDIS=skip)")
+            .expect("the test Redis (AGENTICORE_TEST_REDIS_URL, default redis://127.0.0.1:6379)")
     }
 
     pub fn hget(&self, id: &str, field: &str) -> Option<String> {

@@ -79,6 +79,11 @@ impl ApiClient {
             // A proxy from the environment has no business with a local daemon.
             builder = builder.no_proxy();
         }
+        if base.starts_with("http://") {
+            // Plain HTTP needs no trust store: loading the system's (hundreds of files) was
+            // most of a CLI command's start-up. A redirect to https then fails, as it should.
+            builder = builder.tls_certs_only(std::iter::empty());
+        }
         let http = builder
             .build()
             .map_err(|e| ClientError::Invalid(format!("cannot build the HTTP client: {e}")))?;

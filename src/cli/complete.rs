@@ -13,6 +13,7 @@ use std::time::Duration;
 use agenticore::api::JobView;
 use agenticore::client::ApiClient;
 use agenticore::config::Config;
+use agenticore::engine::events::one_line;
 use agenticore::job::Status;
 use agenticore::profile::Profiles;
 use agenticore::store::sqlite::SqliteStore;
@@ -138,7 +139,7 @@ fn jobs_matching(current: &OsStr, unfinished: bool) -> Vec<CompletionCandidate> 
         .filter(|j| j.id.starts_with(prefix))
         .filter(|j| !unfinished || matches!(j.status, Status::Queued | Status::Running))
         .map(|j| {
-            let help = format!("{:<9} {}", j.status, first_line(&j.task, TASK_WIDTH));
+            let help = format!("{:<9} {}", j.status, one_line(&j.task, TASK_WIDTH));
             CompletionCandidate::new(j.id).help(Some(help.into()))
         })
         .collect()
@@ -148,9 +149,7 @@ fn jobs_matching(current: &OsStr, unfinished: bool) -> Vec<CompletionCandidate> 
 /// local store file if there is one.
 async fn recent_jobs(config: &Config) -> Option<Vec<JobView>> {
     if let Some(url) = &config.server.url {
-        let key = std::env::var("AGENTICORE_API_KEY")
-            .ok()
-            .or_else(|| config.server.api_keys.first().cloned());
+        let key = super::context::api_key(config);
         let client = ApiClient::new(url, key.as_deref()).ok()?;
         return client.list(MAX_JOBS, None, None).await.ok().map(|l| l.jobs);
     }
@@ -170,27 +169,9 @@ async fn recent_jobs(config: &Config) -> Option<Vec<JobView>> {
     Some(page.jobs.iter().map(|j| JobView::from_job(j, "")).collect())
 }
 
-/// The first line of `text`, cut to `width` characters.
-fn first_line(text: &str, width: usize) -> String {
-    let line = text.lines().next().unwrap_or_default().trim();
-    if line.chars().count() <= width {
-        line.to_string()
-    } else {
-        let cut: String = line.chars().take(width - 1).collect();
-        format!("{cut}…")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn first_line_is_cut_to_width() {
-        assert_eq!(first_line("fix it\nand more", 60), "fix it");
-        assert_eq!(first_line("abcdef", 4), "abc…");
-        assert_eq!(first_line("", 4), "");
-    }
 
     #[test]
     fn statuses_complete_by_prefix() {

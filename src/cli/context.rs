@@ -118,7 +118,7 @@ pub async fn choose_backend() -> Result<(Backend, Origin), CliError> {
 }
 
 /// The API key the client sends: `AGENTICORE_API_KEY`, else the first of `server.api_keys`.
-fn api_key(config: &Config) -> Option<String> {
+pub(super) fn api_key(config: &Config) -> Option<String> {
     std::env::var("AGENTICORE_API_KEY")
         .ok()
         .map(|k| k.trim().to_string())

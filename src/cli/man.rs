@@ -37,10 +37,12 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 pub fn run(a: ManArgs) -> CliResult {
+    let cli = built_cli();
     if let Some(dir) = a.out {
         std::fs::create_dir_all(&dir).map_err(|e| write_error(&dir, e))?;
-        for (name, page) in pages().map_err(|e| CliError::usage(e.to_string()))? {
+        for (name, cmd, top) in pages(&cli) {
             let path = dir.join(name);
+            let page = render(cmd, top).map_err(|e| CliError::usage(e.to_string()))?;
             std::fs::write(&path, page).map_err(|e| write_error(&path, e))?;
             println!("{}", path.display());
         }
@@ -50,29 +52,34 @@ pub fn run(a: ManArgs) -> CliResult {
         None => "agenticore.1".to_string(),
         Some(c) => format!("agenticore-{c}.1"),
     };
-    let pages = pages().map_err(|e| CliError::usage(e.to_string()))?;
-    let Some((_, page)) = pages.into_iter().find(|(name, _)| *name == wanted) else {
+    let Some((_, cmd, top)) = pages(&cli).find(|(name, _, _)| *name == wanted) else {
         return Err(CliError::usage(format!(
             "no manual page for {:?}; try `agenticore man` or `agenticore --help`",
             a.command.unwrap_or_default()
         )));
     };
+    let page = render(cmd, top).map_err(|e| CliError::usage(e.to_string()))?;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(&page).and_then(|()| out.flush());
     Ok(exit::OK)
 }
 
-/// Every page as (file name, roff): agenticore.1, then agenticore-<command>.1 for each visible
-/// command.
-pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+/// The command tree as the pages describe it (built, so subcommands know their full names).
+fn built_cli() -> clap::Command {
     let mut cli = Cli::command().disable_help_subcommand(true);
     cli.build();
-    let mut pages = vec![("agenticore.1".to_string(), render(&cli, true)?)];
-    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let man = Man::new(sub.clone());
-        pages.push((man.get_filename(), render(sub, false)?));
-    }
-    Ok(pages)
+    cli
+}
+
+/// Every page as (file name, command, is the top page): agenticore.1, then
+/// agenticore-<command>.1 for each visible command. Rendering is left to the caller, so one
+/// page costs one rendering.
+fn pages(cli: &clap::Command) -> impl Iterator<Item = (String, &clap::Command, bool)> {
+    std::iter::once(("agenticore.1".to_string(), cli, true)).chain(
+        cli.get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|sub| (Man::new(sub.clone()).get_filename(), sub, false)),
+    )
 }
 
 fn render(cmd: &clap::Command, top: bool) -> std::io::Result<Vec<u8>> {

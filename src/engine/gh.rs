@@ -61,19 +61,12 @@ pub enum GhError {
     },
     #[error("gh {subcommand} did not finish within {seconds} s (stopped)")]
     Timeout { subcommand: String, seconds: u64 },
-    #[error("gh {subcommand} failed ({status}): {stderr}", status = exit_text(*.code))]
+    #[error("gh {subcommand} failed ({status}): {stderr}", status = super::git::exit_text(*.code))]
     Failed {
         subcommand: String,
         code: Option<i32>,
         stderr: String,
     },
-}
-
-fn exit_text(code: Option<i32>) -> String {
-    match code {
-        Some(c) => format!("exit {c}"),
-        None => "killed by a signal".to_string(),
-    }
 }
 
 /// How to run gh: which binary, the token, the time limit of one call. Cheap to clone.

@@ -118,7 +118,8 @@ impl GitError {
     }
 }
 
-fn exit_text(code: Option<i32>) -> String {
+/// "exit N", or how a child killed by a signal ended (for git's and gh's errors).
+pub(crate) fn exit_text(code: Option<i32>) -> String {
     match code {
         Some(c) => format!("exit {c}"),
         None => "killed by a signal".to_string(),

@@ -174,23 +174,16 @@ fn bash_complete(sb: &Sandbox, words: &[&str]) -> Vec<String> {
         quoted.join(" "),
         words.len() - 1,
     );
-    let mut cmd = Command::new("bash");
-    cmd.arg("--norc").arg("-c").arg(script);
     // The sandbox's environment, so the completer sees its store and profiles; the script
     // calls `agenticore` from PATH, as it would once installed.
-    let sandbox = sb.cmd();
-    for (k, v) in sandbox.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = cmd.env("PATH", path).output().expect("run bash");
+    let out = sb
+        .command("bash")
+        .arg("--norc")
+        .arg("-c")
+        .arg(script)
+        .env("PATH", path_with(bin_dir))
+        .output()
+        .expect("run bash");
     assert!(out.status.success(), "{}", stderr(&out));
     stdout(&out)
         .lines()

@@ -27,14 +27,6 @@ fn install(prefix: &Path, extra: &[&str], path: &str) -> Output {
         .expect("run install.sh")
 }
 
-fn path_with(dir: &Path) -> String {
-    format!(
-        "{}:{}",
-        dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 /// Every file under `dir`, relative to it, sorted.
 fn tree(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -131,15 +123,14 @@ fn install_upgrade_and_uninstall_under_a_prefix() {
             .join("share/bash-completion/completions/agenticore")
             .display()
     );
-    let mut bash = Command::new("bash");
-    bash.arg("--norc").arg("-c").arg(script);
-    for (k, v) in sb.cmd().get_envs() {
-        match v {
-            Some(v) => bash.env(k, v),
-            None => bash.env_remove(k),
-        };
-    }
-    let done = bash.env("PATH", &installed_path).output().expect("bash");
+    let done = sb
+        .command("bash")
+        .arg("--norc")
+        .arg("-c")
+        .arg(script)
+        .env("PATH", &installed_path)
+        .output()
+        .expect("bash");
     assert_eq!(stdout(&done).trim(), "review", "{}", stderr(&done));
 
     // Again: an upgrade in place, same files, nothing left over.

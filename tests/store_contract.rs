@@ -10,11 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agenticore::job::{Job, JobId, JobSpec, JobState, Mode, Outcome, Progress, Status};
+use agenticore::job::{JobId, JobState, Outcome, Progress, Status};
 use agenticore::store::redis::RedisStore;
 use agenticore::store::sqlite::SqliteStore;
 use agenticore::store::{CancelOutcome, ClaimRequest, JobStore, ListFilter, StoreError};
 use chrono::Utc;
+use common::jobs::{claim, insert_n, new_job};
+use common::redis_prefix::Prefix;
+
+mod common;
 
 type Store = Arc<dyn JobStore>;
 
@@ -23,19 +27,12 @@ enum Kind {
         _dir: tempfile::TempDir,
         path: PathBuf,
     },
-    Redis {
-        url: String,
-        prefix: String,
-    },
+    Redis(Prefix),
 }
 
 /// One backend under test; `store()` opens another instance (another process or node).
 struct Harness {
     kind: Kind,
-}
-
-fn redis_url() -> String {
-    std::env::var("AGENTICORE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 impl Harness {
@@ -48,24 +45,16 @@ impl Harness {
     }
 
     fn redis(test: &str) -> Harness {
-        let prefix = format!(
-            "agenticore-test:{}:{}:{test}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
         Harness {
-            kind: Kind::Redis {
-                url: redis_url(),
-                prefix,
-            },
+            kind: Kind::Redis(Prefix::new(test)),
         }
     }
 
     async fn store(&self) -> Store {
         match &self.kind {
             Kind::Sqlite { path, .. } => Arc::new(SqliteStore::open(path).expect("open sqlite")),
-            Kind::Redis { url, prefix } => {
-                Arc::new(RedisStore::connect(url, prefix).await.unwrap_or_else(|e| {
+            Kind::Redis(p) => {
+                Arc::new(RedisStore::connect(&p.url, &p.name).await.unwrap_or_else(|e| {
                     panic!("{e} (the Redis tests need AGENTICORE_TEST_REDIS_URL or redis://127.0.0.1:6379)")
                 }))
             }
@@ -75,46 +64,13 @@ impl Harness {
     fn location(&self) -> String {
         match &self.kind {
             Kind::Sqlite { path, .. } => path.display().to_string(),
-            Kind::Redis { url, prefix } => format!("{url} (prefix {prefix})"),
+            Kind::Redis(p) => format!("{} (prefix {})", p.url, p.name),
         }
     }
 
     /// SQLite's cap counts every process's running jobs; Redis's counts the node's.
     fn cap_is_per_node(&self) -> bool {
-        matches!(self.kind, Kind::Redis { .. })
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Kind::Redis { url, prefix } = &self.kind
-            && let Err(e) = delete_prefix_sync(url, prefix)
-        {
-            eprintln!("could not clean up Redis prefix {prefix}: {e}");
-        }
-    }
-}
-
-/// SCAN + DEL of `prefix:*` with a blocking connection (runs in `Drop`, also after a panic).
-fn delete_prefix_sync(url: &str, prefix: &str) -> redis::RedisResult<()> {
-    let client = redis::Client::open(url)?;
-    let mut conn = client.get_connection_with_timeout(Duration::from_secs(3))?;
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query(&mut conn)?;
-        if !keys.is_empty() {
-            redis::cmd("DEL").arg(&keys).query::<i64>(&mut conn)?;
-        }
-        if next == 0 {
-            return Ok(());
-        }
-        cursor = next;
+        matches!(self.kind, Kind::Redis(_))
     }
 }
 
@@ -158,44 +114,6 @@ contract!(
     version_moves_on_every_write,
 );
 
-fn spec(task: &str) -> JobSpec {
-    JobSpec {
-        task: task.to_string(),
-        repo_url: None,
-        base_ref: None,
-        profile: "code".to_string(),
-        session_id: None,
-        timeout_seconds: None,
-        mode: Mode::FireAndForget,
-        ttl_seconds: 3600,
-        keep_worktree_on_failure: false,
-    }
-}
-
-/// Distinct, increasing v7 ids (`now_v7` is monotonic within the process).
-fn new_job(task: &str) -> Job {
-    Job::new(spec(task))
-}
-
-fn claim(node: &str, max_running: usize) -> ClaimRequest {
-    ClaimRequest {
-        node: node.to_string(),
-        max_running,
-        only: None,
-        lease: Duration::from_secs(30),
-    }
-}
-
-async fn insert_n(store: &Store, n: usize) -> Vec<Job> {
-    let mut jobs = Vec::new();
-    for i in 0..n {
-        let job = new_job(&format!("task {i}"));
-        store.insert(&job).await.expect("insert");
-        jobs.push(job);
-    }
-    jobs
-}
-
 fn succeeded() -> Outcome {
     Outcome::Succeeded { exit_code: 0 }
 }
@@ -206,7 +124,7 @@ fn never_dead(_: &str) -> bool {
 
 async fn claim_respects_the_cap_and_only(h: &Harness) {
     let s = h.store().await;
-    let jobs = insert_n(&s, 5).await;
+    let jobs = insert_n(&*s, 5).await;
     let a = s.claim_next(&claim("a", 2)).await.expect("claim");
     let b = s.claim_next(&claim("a", 2)).await.expect("claim");
     assert!(a.is_some() && b.is_some());
@@ -269,7 +187,7 @@ async fn concurrent_claimers_on_three_nodes_run_each_job_once(h: &Harness) {
     const CLAIMERS: usize = 3;
     const CAP: usize = 2;
     let first = h.store().await;
-    insert_n(&first, JOBS).await;
+    insert_n(&*first, JOBS).await;
 
     let claimed: Arc<Mutex<HashMap<JobId, usize>>> = Arc::default();
     let running: Arc<Vec<AtomicUsize>> =
@@ -345,7 +263,7 @@ async fn concurrent_claimers_on_three_nodes_run_each_job_once(h: &Harness) {
 async fn finish_and_cancel_race_has_one_outcome(h: &Harness) {
     let a = h.store().await;
     let b = h.store().await;
-    let jobs = insert_n(&a, 20).await;
+    let jobs = insert_n(&*a, 20).await;
     for _ in &jobs {
         a.claim_next(&claim("n", 100))
             .await
@@ -475,7 +393,7 @@ async fn insert_get_round_trip_and_duplicate(h: &Harness) {
 
 async fn list_newest_first_with_status_filter_and_paging(h: &Harness) {
     let s = h.store().await;
-    let jobs = insert_n(&s, 25).await;
+    let jobs = insert_n(&*s, 25).await;
     // Finish every third job so the status filter has something to do.
     let mut done = Vec::new();
     for job in jobs.iter().step_by(3) {
@@ -577,7 +495,7 @@ async fn list_newest_first_with_status_filter_and_paging(h: &Harness) {
 
 async fn claim_is_fifo_and_sets_running(h: &Harness) {
     let s = h.store().await;
-    let jobs = insert_n(&s, 5).await;
+    let jobs = insert_n(&*s, 5).await;
     for expected in &jobs {
         let before = Utc::now();
         let job = s
@@ -612,7 +530,7 @@ async fn claim_is_fifo_and_sets_running(h: &Harness) {
 
 async fn finish_is_compare_and_set(h: &Harness) {
     let s = h.store().await;
-    let jobs = insert_n(&s, 2).await;
+    let jobs = insert_n(&*s, 2).await;
     // A queued job cannot be finished.
     assert!(
         s.finish(jobs[0].id, succeeded())
@@ -691,7 +609,7 @@ async fn finish_is_compare_and_set(h: &Harness) {
 
 async fn cancel_queued_running_finished_missing(h: &Harness) {
     let s = h.store().await;
-    let jobs = insert_n(&s, 3).await;
+    let jobs = insert_n(&*s, 3).await;
     let running = s
         .claim_next(&claim("n", 5))
         .await
@@ -757,7 +675,7 @@ async fn cancel_queued_running_finished_missing(h: &Harness) {
 
 async fn heartbeat_extends_owned_leases_and_reports_cancels(h: &Harness) {
     let s = h.store().await;
-    insert_n(&s, 3).await;
+    insert_n(&*s, 3).await;
     let short = ClaimRequest {
         lease: Duration::from_millis(1),
         ..claim("me", 10)
@@ -812,7 +730,7 @@ async fn heartbeat_extends_owned_leases_and_reports_cancels(h: &Harness) {
 
 async fn reap_by_expired_lease_and_by_dead_owner(h: &Harness) {
     let s = h.store().await;
-    insert_n(&s, 3).await;
+    insert_n(&*s, 3).await;
     let lease = |node: &str, secs| ClaimRequest {
         lease: Duration::from_secs(secs),
         ..claim(node, 10)
@@ -969,7 +887,7 @@ async fn progress_is_kept_for_any_status(h: &Harness) {
 fn redis_harness(test: &str) -> (Harness, String, String) {
     let h = Harness::redis(test);
     let (url, prefix) = match &h.kind {
-        Kind::Redis { url, prefix } => (url.clone(), prefix.clone()),
+        Kind::Redis(p) => (p.url.clone(), p.name.clone()),
         Kind::Sqlite { .. } => unreachable!(),
     };
     (h, url, prefix)
@@ -1032,7 +950,7 @@ async fn redis_a_dead_readers_entry_is_taken_over_after_the_lease() {
 async fn redis_stream_holds_only_live_entries_and_the_hash_is_readable() {
     let (h, url, prefix) = redis_harness("stream");
     let s = h.store().await;
-    let jobs = insert_n(&s, 4).await;
+    let jobs = insert_n(&*s, 4).await;
     let mut c = raw(&url);
     let xlen = |c: &mut redis::Connection| -> u64 {
         redis::cmd("XLEN")

@@ -2,30 +2,12 @@
 //! every store keeps is tested on every backend in `store_contract.rs`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use agenticore::job::{Job, JobSpec, Mode};
 use agenticore::store::sqlite::SqliteStore;
-use agenticore::store::{ClaimRequest, JobStore, ListFilter, StoreError};
+use agenticore::store::{JobStore, ListFilter, StoreError};
+use common::jobs::{claim, insert_n};
 
-fn spec(task: &str) -> JobSpec {
-    JobSpec {
-        task: task.to_string(),
-        repo_url: None,
-        base_ref: None,
-        profile: "code".to_string(),
-        session_id: None,
-        timeout_seconds: None,
-        mode: Mode::FireAndForget,
-        ttl_seconds: 3600,
-        keep_worktree_on_failure: false,
-    }
-}
-
-/// Distinct, increasing v7 ids (`now_v7` is monotonic within the process).
-fn new_job(task: &str) -> Job {
-    Job::new(spec(task))
-}
+mod common;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -42,25 +24,6 @@ fn fixture() -> Fixture {
         path,
         store,
     }
-}
-
-fn claim(node: &str, max_running: usize) -> ClaimRequest {
-    ClaimRequest {
-        node: node.to_string(),
-        max_running,
-        only: None,
-        lease: Duration::from_secs(30),
-    }
-}
-
-async fn insert_n(store: &SqliteStore, n: usize) -> Vec<Job> {
-    let mut jobs = Vec::new();
-    for i in 0..n {
-        let job = new_job(&format!("task {i}"));
-        store.insert(&job).await.expect("insert");
-        jobs.push(job);
-    }
-    jobs
 }
 
 #[tokio::test]

@@ -44,7 +44,12 @@ impl Sandbox {
     /// `agenticore ARGS` with the sandbox's environment (and nothing of the caller's
     /// AGENTICORE_* / REDIS_URL).
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
+        self.command(BIN)
+    }
+
+    /// Any program (a shell that calls agenticore back, say) with the sandbox's environment.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
         for (k, _) in std::env::vars() {
             if k.starts_with("AGENTICORE_") || k == "REDIS_URL" || k == "POSTGRES_URL" {
                 c.env_remove(k);
@@ -109,6 +114,15 @@ impl Sandbox {
         std::fs::create_dir_all(&dir).expect("profile dir");
         std::fs::write(dir.join("profile.yml"), yaml).expect("profile");
     }
+}
+
+/// `PATH` with `dir` first.
+pub fn path_with(dir: &Path) -> String {
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -213,5 +227,6 @@ pub fn bare_remote(dir: &Path) -> String {
     format!("file://{}", bare.display())
 }
 pub mod daemon;
+pub mod jobs;
 pub mod redis_prefix;
 pub mod server;

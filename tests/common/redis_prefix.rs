@@ -37,9 +37,11 @@ impl Prefix {
     }
 }
 
-impl Drop for Prefix {
-    fn drop(&mut self) {
-        let mut conn = self.conn();
+impl Prefix {
+    /// SCAN + DEL of every key under the prefix.
+    fn delete_all(&self) -> redis::RedisResult<()> {
+        let mut conn = redis::Client::open(self.url.as_str())?
+            .get_connection_with_timeout(Duration::from_secs(3))?;
         let mut cursor = 0u64;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -48,15 +50,24 @@ impl Drop for Prefix {
                 .arg(format!("{}:*", self.name))
                 .arg("COUNT")
                 .arg(1000)
-                .query(&mut conn)
-                .expect("SCAN");
+                .query(&mut conn)?;
             if !keys.is_empty() {
-                let _: i64 = redis::cmd("DEL").arg(&keys).query(&mut conn).expect("DEL");
+                redis::cmd("DEL").arg(&keys).query::<i64>(&mut conn)?;
             }
             if next == 0 {
-                break;
+                return Ok(());
             }
             cursor = next;
+        }
+    }
+}
+
+impl Drop for Prefix {
+    /// Runs after a failed assertion too: it reports, never panics (a panic while unwinding
+    /// would abort the test binary).
+    fn drop(&mut self) {
+        if let Err(e) = self.delete_all() {
+            eprintln!("could not clean up Redis prefix {}: {e}", self.name);
         }
     }
 }

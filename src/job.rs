@@ -385,6 +385,10 @@ pub struct Progress {
     /// Claude's result subtype (`success`, `error_max_turns`, ...).
     pub result_subtype: Option<String>,
     pub api_error_status: Option<u16>,
+    /// The node that ran the job (kept after it ends; `JobState::Running` names the owner only
+    /// while it runs).
+    #[serde(default)]
+    pub ran_on: Option<String>,
 }
 
 /// A stored job.

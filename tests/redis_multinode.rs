@@ -1,6 +1,6 @@
 //! Scale-out with real processes: three `serve` nodes (separate homes, as separate pods would
 //! be) on one Redis prefix, each with a cap of 2.
-//! - 60 short jobs submitted round-robin: each runs exactly once (the fake claude logs its job
+//! - 300 short jobs submitted round-robin: each runs exactly once (the fake claude logs its job
 //!   id to a shared file), never more than 2 at a time on a node, and every node lists all.
 //! - A cancel sent to one node stops a job running on another.
 //! - kill -9 of the node running a job: another node reconciles it ("interrupted") and kills
@@ -96,14 +96,14 @@ fn ids_listed(d: &Daemon) -> HashSet<String> {
 }
 
 #[test]
-fn sixty_jobs_on_three_nodes_run_once_each_within_each_nodes_cap() {
-    let c = cluster("sixty", false);
-    const N: usize = 60;
+fn three_hundred_jobs_on_three_nodes_run_once_each_within_each_nodes_cap() {
+    let c = cluster("three-hundred", false);
+    const N: usize = 300;
     let log: PathBuf = c.nodes[0].0.path().join("shared.log");
     let mut ids = Vec::new();
     for i in 0..N {
         let (_, d) = &c.nodes[i % 3];
-        ids.push(d.post(&format!("job {i} [fake:sleep=0.3;log={}]", log.display())));
+        ids.push(d.post(&format!("job {i} [fake:sleep=0.1;log={}]", log.display())));
     }
     let t0 = Instant::now();
     loop {
@@ -118,7 +118,7 @@ fn sixty_jobs_on_three_nodes_run_once_each_within_each_nodes_cap() {
             break;
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(150),
+            t0.elapsed() < Duration::from_secs(300),
             "{done}/{N} succeeded after {:?}",
             t0.elapsed()
         );
@@ -172,6 +172,33 @@ fn sixty_jobs_on_three_nodes_run_once_each_within_each_nodes_cap() {
     for (_, d) in &c.nodes {
         assert_eq!(ids_listed(d), want);
     }
+    // Every node's /health shows the three nodes with their caps, itself marked.
+    for (_, d) in &c.nodes {
+        let h = get(&format!("{}/health", d.url));
+        let nodes = h["nodes"].as_array().cloned().unwrap_or_default();
+        assert_eq!(nodes.len(), 3, "{h}");
+        assert!(nodes.iter().all(|n| n["max_parallel_jobs"] == 2), "{h}");
+        let this: Vec<&serde_json::Value> = nodes.iter().filter(|n| n["this"] == true).collect();
+        assert_eq!(this.len(), 1, "{h}");
+        assert_eq!(this[0]["node"], h["node"], "{h}");
+    }
+    // `agenticore status` against a node prints the same, one line per node.
+    let (sb, d) = &c.nodes[2];
+    let out = sb
+        .cmd()
+        .args(["status"])
+        .env("AGENTICORE_URL", &d.url)
+        .output()
+        .expect("status");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("/2 running")).collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with("(this node)")).count(),
+        1,
+        "{text}"
+    );
 }
 
 fn wait_runner(c: &Cluster, id: &str) -> usize {

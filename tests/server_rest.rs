@@ -57,7 +57,7 @@ async fn routes_answer_the_seed_shapes() {
         &v,
         json!({"status": "ok", "service": "agenticore", "version": env!("CARGO_PKG_VERSION"),
                "node": "<masked>", "store": "<masked>", "running": 0, "queued": 0,
-               "max_parallel_jobs": 2, "changes": "<masked>"}),
+               "max_parallel_jobs": 2, "changes": "<masked>", "running_here": 0}),
     );
     let changes_before = v["changes"].as_u64().expect("a change counter");
     assert!(v["store"].as_str().unwrap().ends_with("jobs.db"));
@@ -104,7 +104,7 @@ async fn routes_answer_the_seed_shapes() {
             "profile": "code", "status": "succeeded", "mode": "sync", "exit_code": 0,
             "session_id": "<masked>", "output": "<masked>", "created_at": "<masked>",
             "started_at": "<masked>", "ended_at": "<masked>", "ttl_seconds": 86400,
-            "pod_name": "test-pod", "worktree_path": "<masked>", "job_config_dir": "<masked>",
+            "pod_name": "test-pod", "worktree_path": "<masked>", "job_config_dir": "<masked>", "node": "<masked>",
             "cost_usd": 0.0123, "num_turns": 2,
             "tokens": {"input": 100, "output": 20, "cache_read": 5, "cache_creation": 1},
             "model": "fake-model", "result_subtype": "success", "last_message": "Done."}}),

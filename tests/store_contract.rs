@@ -108,11 +108,148 @@ contract!(
     cancel_queued_running_finished_missing,
     heartbeat_extends_owned_leases_and_reports_cancels,
     reap_by_expired_lease_and_by_dead_owner,
+    reap_without_lease_checks_spares_lapsed_leases_not_dead_owners,
+    release_hands_an_unstarted_job_back_at_the_head_of_the_queue,
+    nodes_show_running_jobs_per_node_and_announced_idle_ones,
     expire_deletes_finished_jobs_after_their_ttl,
     progress_is_kept_for_any_status,
     a_second_store_sees_the_first_ones_writes,
     version_moves_on_every_write,
 );
+
+/// Just after an outage no owner could renew: lapsed leases are spared, a dead owner is not.
+async fn reap_without_lease_checks_spares_lapsed_leases_not_dead_owners(h: &Harness) {
+    let s = h.store().await;
+    insert_n(&*s, 2).await;
+    let lapsed = s
+        .claim_next(&claim("alive:1", 10))
+        .await
+        .expect("c")
+        .expect("1");
+    let orphan = s
+        .claim_next(&claim("dead:2", 10))
+        .await
+        .expect("c")
+        .expect("2");
+    let later = Utc::now() + chrono::Duration::minutes(5);
+    let is_dead = |node: &str| node == "dead:2";
+    let reaped = s.reap(later, false, &is_dead).await.expect("reap");
+    assert_eq!(
+        reaped.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![orphan.id]
+    );
+    assert_eq!(
+        s.get(lapsed.id).await.expect("get").map(|j| j.status()),
+        Some(Status::Running)
+    );
+    // Once leases are judged again, the lapsed one goes too.
+    let reaped = s.reap(later, true, &is_dead).await.expect("reap");
+    assert_eq!(
+        reaped.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![lapsed.id]
+    );
+}
+
+async fn release_hands_an_unstarted_job_back_at_the_head_of_the_queue(h: &Harness) {
+    let s = h.store().await;
+    let jobs = insert_n(&*s, 3).await;
+    let first = s
+        .claim_next(&claim("stopping:1", 10))
+        .await
+        .expect("c")
+        .expect("1");
+    assert_eq!(first.id, jobs[0].id);
+    // Only its owner hands it back.
+    assert!(!s.release(first.id, "other:2").await.expect("release"));
+    assert!(s.release(first.id, "stopping:1").await.expect("release"));
+    let back = s.get(first.id).await.expect("get").expect("job");
+    assert_eq!(back.state, JobState::Queued);
+    assert_eq!(back.spec, first.spec);
+    let counts = s.counts().await.expect("counts");
+    assert_eq!((counts.queued, counts.running), (3, 0));
+    // Listed as queued, not running.
+    let queued = s
+        .list(&ListFilter {
+            status: Some(Status::Queued),
+            limit: 10,
+            cursor: None,
+        })
+        .await
+        .expect("list");
+    assert_eq!(queued.jobs.len(), 3);
+    // The next claim, by another node, takes it first, then the rest in order.
+    let other = s
+        .claim_next(&claim("other:2", 10))
+        .await
+        .expect("c")
+        .expect("again");
+    assert_eq!(other.id, first.id);
+    assert_eq!(other.state.node(), Some("other:2"));
+    let second = s
+        .claim_next(&claim("other:2", 10))
+        .await
+        .expect("c")
+        .expect("2");
+    assert_eq!(second.id, jobs[1].id);
+    // Not running on that node any more (finished): nothing to hand back.
+    s.finish(second.id, succeeded()).await.expect("finish");
+    assert!(!s.release(second.id, "other:2").await.expect("release"));
+    assert_eq!(
+        s.get(second.id).await.expect("get").map(|j| j.status()),
+        Some(Status::Succeeded)
+    );
+    // A released job can be cancelled like any queued one, and is then never claimed.
+    let third = s
+        .claim_next(&claim("stopping:1", 10))
+        .await
+        .expect("c")
+        .expect("3");
+    assert!(s.release(third.id, "stopping:1").await.expect("release"));
+    assert!(matches!(
+        s.request_cancel(third.id, "stop").await.expect("cancel"),
+        CancelOutcome::CancelledQueued(_)
+    ));
+    assert!(
+        s.claim_next(&claim("other:2", 10))
+            .await
+            .expect("c")
+            .is_none()
+    );
+}
+
+async fn nodes_show_running_jobs_per_node_and_announced_idle_ones(h: &Harness) {
+    let s = h.store().await;
+    insert_n(&*s, 3).await;
+    for node in ["n1:1", "n1:1", "n2:1"] {
+        s.claim_next(&claim(node, 10))
+            .await
+            .expect("c")
+            .expect("job");
+    }
+    s.announce("n3:1", 4).await.expect("announce");
+    let nodes = s.nodes().await.expect("nodes");
+    let view: Vec<(&str, u64)> = nodes.iter().map(|n| (n.node.as_str(), n.running)).collect();
+    if h.cap_is_per_node() {
+        // Redis: the idle node that announced itself is listed with its cap.
+        assert_eq!(view, vec![("n1:1", 2), ("n2:1", 1), ("n3:1", 0)]);
+        let n3 = &nodes[2];
+        assert_eq!(n3.max_parallel_jobs, Some(4));
+        let seen = n3.last_seen.expect("last seen");
+        assert!((Utc::now() - seen).num_seconds().abs() < 60, "{seen}");
+        s.leave("n3:1").await.expect("leave");
+        let after: Vec<String> = s
+            .nodes()
+            .await
+            .expect("nodes")
+            .into_iter()
+            .map(|n| n.node)
+            .collect();
+        assert_eq!(after, vec!["n1:1", "n2:1"]);
+    } else {
+        // SQLite: the nodes are the processes running jobs.
+        assert_eq!(view, vec![("n1:1", 2), ("n2:1", 1)]);
+    }
+}
 
 fn succeeded() -> Outcome {
     Outcome::Succeeded { exit_code: 0 }
@@ -712,7 +849,7 @@ async fn heartbeat_extends_owned_leases_and_reports_cancels(h: &Harness) {
 
     // Ten minutes from now the renewed leases hold; the other node's lapsed.
     let later = Utc::now() + chrono::Duration::minutes(10);
-    let reaped = s.reap(later, &never_dead).await.expect("reap");
+    let reaped = s.reap(later, true, &never_dead).await.expect("reap");
     assert_eq!(
         reaped.iter().map(|j| j.id).collect::<Vec<_>>(),
         vec![theirs.id]
@@ -760,12 +897,12 @@ async fn reap_by_expired_lease_and_by_dead_owner(h: &Harness) {
     );
 
     // Nothing to reap now.
-    let none = s.reap(Utc::now(), &never_dead).await.expect("reap");
+    let none = s.reap(Utc::now(), true, &never_dead).await.expect("reap");
     assert!(none.is_empty());
 
     let now = Utc::now() + chrono::Duration::minutes(5);
     let is_dead = |node: &str| node == "dead:2";
-    let mut reaped = s.reap(now, &is_dead).await.expect("reap");
+    let mut reaped = s.reap(now, true, &is_dead).await.expect("reap");
     reaped.sort_by_key(|j| j.id);
     assert_eq!(
         reaped.iter().map(|j| j.id).collect::<Vec<_>>(),
@@ -793,7 +930,7 @@ async fn reap_by_expired_lease_and_by_dead_owner(h: &Harness) {
             .expect("finish")
             .is_none()
     );
-    assert!(s.reap(now, &is_dead).await.expect("reap").is_empty());
+    assert!(s.reap(now, true, &is_dead).await.expect("reap").is_empty());
     assert_eq!(
         s.get(healthy.id).await.expect("get").map(|j| j.status()),
         Some(Status::Running)

@@ -76,7 +76,8 @@ pub struct JobView {
     // ---- additions (after the seed's keys) ----
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
-    /// The runner that owns a running job.
+    /// The node that runs the job, or ran it (`host:pid`, or `pod:pid` with
+    /// `AGENTICORE_POD_NAME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,7 +140,7 @@ impl JobView {
             worktree_path: p.worktree_path.clone().unwrap_or_default(),
             job_config_dir: p.job_config_dir.clone().unwrap_or_default(),
             branch: p.branch.clone(),
-            node: s.node().map(str::to_string),
+            node: s.node().map(str::to_string).or_else(|| p.ran_on.clone()),
             cost_usd: p.cost_usd,
             num_turns: p.num_turns,
             tokens: p.tokens.as_ref().map(|t| TokensView {
@@ -260,10 +261,73 @@ pub struct Health {
     /// earlier values from the same daemon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<u64>,
-    /// Why the store is not the configured one (Redis unreachable at start: the local SQLite
-    /// file stands in, and `status` is "degraded").
+    /// Why `status` is "degraded": Redis was unreachable at start (the local SQLite file
+    /// stands in), the store does not answer, or job results wait to be written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_warning: Option<String>,
+    /// Jobs running on this node (`running` counts every node).
+    #[serde(default)]
+    pub running_here: usize,
+    /// Running jobs per node; with Redis, every live node (idle ones too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeView>,
+    /// Job results of this node not written to the store yet (it retries, and keeps them
+    /// across a restart); non-zero makes `status` "degraded".
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unsaved_results: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// One node in `/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NodeView {
+    pub node: String,
+    pub running: u64,
+    /// Its cap, when known (nodes on Redis announce it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel_jobs: Option<u64>,
+    /// When it last said it is alive (Redis), ISO-8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// The node answering this request.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub this: bool,
+}
+
+impl Health {
+    /// The wire form of the engine's health report.
+    pub fn from_report(r: crate::engine::health::HealthReport) -> Health {
+        let counts = r.counts.unwrap_or_default();
+        let nodes = r
+            .nodes
+            .into_iter()
+            .map(|n| NodeView {
+                this: n.node == r.node,
+                node: n.node,
+                running: n.running,
+                max_parallel_jobs: n.max_parallel_jobs,
+                last_seen: n.last_seen.map(timestamp),
+            })
+            .collect();
+        Health {
+            status: if r.ok { "ok" } else { "degraded" }.to_string(),
+            service: "agenticore".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            node: r.node,
+            store: r.store,
+            running: counts.running,
+            queued: counts.queued,
+            max_parallel_jobs: r.max_parallel_jobs,
+            changes: r.changes,
+            store_warning: r.warning,
+            running_here: r.running_here,
+            nodes,
+            unsaved_results: r.unsaved_results,
+        }
+    }
 }
 
 /// `{"success":false,"error":"..."}`.

@@ -38,9 +38,21 @@ pub async fn run(backend: &Backend, a: JsonArg) -> CliResult {
     if let Some(w) = &h.store_warning {
         kv("warning", w);
     }
+    if h.unsaved_results > 0 {
+        kv(
+            "unsaved",
+            &format!("{} job result(s) wait for the store", h.unsaved_results),
+        );
+    }
     kv("running", &h.running.to_string());
     kv("queued", &h.queued.to_string());
     kv("max parallel", &h.max_parallel_jobs.to_string());
+    if !h.nodes.is_empty() {
+        println!("nodes");
+        for n in &h.nodes {
+            println!("  {}", node_line(n));
+        }
+    }
     Ok(code(&h.status))
 }
 
@@ -51,4 +63,14 @@ fn code(status: &str) -> u8 {
     } else {
         exit::UNREACHABLE
     }
+}
+
+/// `pod-1:42  2/2 running  (this node)`.
+fn node_line(n: &agenticore::api::NodeView) -> String {
+    let load = match n.max_parallel_jobs {
+        Some(cap) => format!("{}/{cap} running", n.running),
+        None => format!("{} running", n.running),
+    };
+    let this = if n.this { "  (this node)" } else { "" };
+    format!("{:<28}{load}{this}", n.node)
 }

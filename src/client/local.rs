@@ -15,6 +15,10 @@ use crate::engine::{Engine, RunMode, SubmitRequest};
 use crate::job::{Job, JobId, Status};
 use crate::store::{CancelOutcome, ListFilter};
 
+/// How long `status` waits for each answer of the local store (SQLite waits up to its busy
+/// timeout for a lock; Redis up to its response timeout).
+const LOCAL_STORE_TIMEOUT: Duration = Duration::from_secs(12);
+
 /// The embedded engine, plus how to start a background worker (the binary knows how).
 pub struct Local {
     pub engine: Engine,
@@ -151,26 +155,8 @@ impl Local {
     }
 
     pub(super) async fn health(&self) -> Result<Health> {
-        let counts = self.engine.store().counts().await?;
-        let config = self.engine.config();
-        let store_warning = self.engine.store().degraded();
-        Ok(Health {
-            status: if store_warning.is_some() {
-                "degraded"
-            } else {
-                "ok"
-            }
-            .into(),
-            service: "agenticore".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            node: self.engine.node().to_string(),
-            store: self.engine.store().location(),
-            running: counts.running,
-            queued: counts.queued,
-            max_parallel_jobs: config.repos.max_parallel_jobs,
-            changes: self.engine.store().version().await?,
-            store_warning,
-        })
+        let report = self.engine.health(LOCAL_STORE_TIMEOUT).await;
+        Ok(Health::from_report(report))
     }
 
     pub(super) async fn logs(&self, id: JobId) -> Result<Option<String>> {

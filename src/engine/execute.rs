@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::claude::{self, ChildEnv, OtelEnv};
 use super::events::EventKind;
+use super::finals::{Recorded, Unsaved};
 use super::gh::Gh;
 use super::git::Secret;
 use super::joblog::JobLog;
@@ -45,7 +46,14 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
         .note(serde_json::json!({"event": "status", "status": "running", "node": engine.node()}))
         .await;
     let mut progress = job.progress.clone();
-    let outcome = run_claimed(&engine, &job, &mut progress, cancel_rx).await;
+    progress.ran_on = Some(engine.node().to_string());
+    let outcome = match run_claimed(&engine, &job, &mut progress, cancel_rx).await {
+        Ended::Ran(outcome) => outcome,
+        Ended::Released => {
+            hand_back(&engine, id, &mut journal).await;
+            return;
+        }
+    };
     let status = outcome.status();
     let detail = match &outcome {
         Outcome::Succeeded { .. } => None,
@@ -60,21 +68,24 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
     if let Some(note) = pr_note {
         journal.note(note).await;
     }
-    let store = &engine.inner.store;
-    if let Err(e) = store.update_progress(id, &progress).await {
-        tracing::error!(job = %id, "could not record the job's progress: {e}");
-    }
-    match store.finish(id, outcome).await {
-        Ok(Some(_)) => {
+    let recorded = engine
+        .record_final(Unsaved {
+            id,
+            progress,
+            outcome,
+        })
+        .await;
+    match recorded {
+        Recorded::Finished => {
             tracing::info!(job = %id, %status, "job finished");
             journal
                 .note(serde_json::json!({"event": "status", "status": status, "error": detail}))
                 .await;
             engine.emit(id, EventKind::Status { status, detail });
         }
-        Ok(None) => {
+        Recorded::AlreadyTerminal => {
             // Someone else finished it first (a reaper); its state stands.
-            let now = store.get(id).await.ok().flatten();
+            let now = engine.inner.store.get(id).await.ok().flatten();
             if let Some(j) = now {
                 engine.emit(
                     id,
@@ -85,12 +96,59 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
                 );
             }
         }
-        Err(e) => tracing::error!(job = %id, "could not record the end of the job: {e}"),
+        Recorded::Saved(path) => {
+            journal
+                .note(serde_json::json!({"event": "unrecorded", "status": status,
+                    "saved_to": path.display().to_string()}))
+                .await;
+        }
+        Recorded::Lost(error) => {
+            journal
+                .note(serde_json::json!({"event": "unrecorded", "status": status, "error": error}))
+                .await;
+        }
     }
+    finish_here(&engine, id);
+}
+
+/// The job no longer runs here.
+fn finish_here(engine: &Engine, id: JobId) {
     if let Ok(mut map) = engine.inner.running.lock() {
         map.remove(&id);
     }
     engine.inner.wake.notify_waiters();
+}
+
+/// A claimed job that never started goes back to the queue (the engine is stopping).
+async fn hand_back(engine: &Engine, id: JobId, journal: &mut JobLog) {
+    match engine.inner.store.release(id, engine.node()).await {
+        Ok(true) => {
+            tracing::info!(job = %id, "handed back to the queue: agenticore is stopping");
+            journal
+                .note(serde_json::json!({"event": "status", "status": "queued",
+                    "detail": "handed back to the queue: its node stopped before it started"}))
+                .await;
+            engine.emit(
+                id,
+                EventKind::Status {
+                    status: crate::job::Status::Queued,
+                    detail: Some(format!("handed back by {}", engine.node())),
+                },
+            );
+        }
+        Ok(false) => tracing::debug!(job = %id, "not handed back: no longer running here"),
+        // Still `running` on this node: once it is gone, the job is reaped (and re-queued
+        // with `requeue_interrupted`).
+        Err(e) => tracing::warn!(job = %id, "could not hand the job back to the queue: {e}"),
+    }
+    finish_here(engine, id);
+}
+
+/// How a claimed job's run ended.
+enum Ended {
+    Ran(Outcome),
+    /// Not started: the engine is stopping and hands it back.
+    Released,
 }
 
 async fn run_claimed(
@@ -98,11 +156,13 @@ async fn run_claimed(
     job: &Job,
     progress: &mut Progress,
     cancel_rx: watch::Receiver<Option<String>>,
-) -> Outcome {
-    let failed = |error: String| Outcome::Failed {
-        exit_code: None,
-        error,
-        timeout: None,
+) -> Ended {
+    let failed = |error: String| {
+        Ended::Ran(Outcome::Failed {
+            exit_code: None,
+            error,
+            timeout: None,
+        })
     };
     let inner = &engine.inner;
     let profile = match inner.profiles.get(&job.spec.profile) {
@@ -126,8 +186,9 @@ async fn run_claimed(
         r = prepare_workdir(engine, job, &job_dir) => r,
         _ = cancel_prep.wait_for(Option::is_some) => {
             let reason = cancel_rx.borrow().clone().unwrap_or_else(|| "cancelled".into());
-            return Outcome::Cancelled { exit_code: None, reason };
+            return Ended::Ran(Outcome::Cancelled { exit_code: None, reason });
         }
+        _ = inner.releasing.cancelled() => return Ended::Released,
     };
     let workdir = match prepared {
         Ok(w) => w,
@@ -163,6 +224,11 @@ async fn run_claimed(
                 return failed(e);
             }
         }
+    }
+    // The last moment a stopping engine can hand the job back: nothing has run yet.
+    if inner.releasing.is_cancelled() {
+        workdir.remove(engine).await;
+        return Ended::Released;
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel_pr = cancel_rx.clone();
@@ -253,7 +319,7 @@ async fn run_claimed(
     if !keep {
         workdir.remove(engine).await;
     }
-    outcome
+    Ended::Ran(outcome)
 }
 
 /// The auto-PR step of a succeeded job (see `pr.rs`); a cancel stops it.

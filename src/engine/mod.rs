@@ -3,8 +3,10 @@
 pub mod claude;
 pub mod events;
 pub mod execute;
+mod finals;
 pub mod gh;
 pub mod git;
+pub mod health;
 pub mod joblog;
 pub mod pr;
 pub mod proctree;

@@ -34,6 +34,20 @@ pub struct Drain {
     pub force: CancellationToken,
 }
 
+/// Whether the store has been answering. Lease expiries are judged only after the store has
+/// answered for a whole lease: after an outage (Redis restarting), no owner could renew its
+/// leases either, and must get a lease's time to do so before anyone calls its jobs dead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StoreLink {
+    Up,
+    Down,
+    /// Answering again since then.
+    Back(tokio::time::Instant),
+}
+
+/// The reason written on jobs that a stopping engine had to cancel.
+const STOPPED_REASON: &str = "cancelled: agenticore stopped before the job finished";
+
 const TICK: Duration = Duration::from_millis(250);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 const EXPIRE_EVERY: Duration = Duration::from_secs(60);
@@ -53,6 +67,12 @@ impl Engine {
         drain: Option<Drain>,
     ) {
         let slots = Arc::new(Semaphore::new(self.inner.config.repos.max_parallel_jobs));
+        // A serving engine (daemon, worker) announces itself and hands unstarted jobs back
+        // when it stops; an embedded `submit --wait` only runs its own job.
+        let serving = !matches!(mode, RunMode::Only(_));
+        // Results an earlier process on this home could not write go first: before any reap
+        // would call those jobs interrupted.
+        self.replay_unsaved().await;
         // Cancels requested on other nodes, as they happen (the heartbeat is the durable path).
         let hints_stop = CancellationToken::new();
         let _hints_guard = hints_stop.clone().drop_guard();
@@ -80,7 +100,7 @@ impl Engine {
             }
             while tasks.try_join_next().is_some() {}
             if last_beat.elapsed() >= HEARTBEAT_EVERY {
-                self.heartbeat_and_reap().await;
+                self.heartbeat_and_reap(serving).await;
                 last_beat = tokio::time::Instant::now();
             }
             if last_expire.elapsed() >= EXPIRE_EVERY {
@@ -116,7 +136,9 @@ impl Engine {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::warn!("claiming a job failed: {e}");
+                        if self.store_failed() {
+                            tracing::warn!("claiming a job failed: {e}");
+                        }
                         break;
                     }
                 }
@@ -161,13 +183,26 @@ impl Engine {
                 _ = tokio::time::sleep(TICK) => {},
             }
         }
-        self.stop_running(tasks, drain).await;
+        if serving {
+            // Claimed jobs that have not started yet go back to the queue (another node, or
+            // the next start, runs them); started ones drain.
+            self.inner.releasing.cancel();
+        }
+        self.stop_running(tasks, drain, serving).await;
+        if serving && let Err(e) = self.inner.store.leave(&self.inner.node).await {
+            tracing::debug!("could not sign this node off: {e}");
+        }
     }
 
     /// Shutting down: let running jobs finish until the drain deadline (or `drain.force`),
     /// renewing their leases meanwhile; then cancel what still runs (trees killed) and wait
     /// until it is dead.
-    async fn stop_running(&self, mut tasks: tokio::task::JoinSet<()>, drain: Option<Drain>) {
+    async fn stop_running(
+        &self,
+        mut tasks: tokio::task::JoinSet<()>,
+        drain: Option<Drain>,
+        serving: bool,
+    ) {
         if tasks.is_empty() {
             return;
         }
@@ -182,27 +217,38 @@ impl Engine {
             loop {
                 tokio::select! {
                     joined = tasks.join_next() => if joined.is_none() { return },
-                    _ = beat.tick() => self.heartbeat_and_reap().await,
+                    _ = beat.tick() => self.heartbeat_and_reap(serving).await,
                     _ = tokio::time::sleep_until(deadline) => break,
                     _ = d.force.cancelled() => break,
                 }
             }
         }
+        // From here on, a result the store will not take goes to a file, not into a retry.
+        self.inner.stop_retrying.cancel();
         let ids: Vec<JobId> = self
             .inner
             .running
             .lock()
             .map(|m| m.keys().copied().collect())
             .unwrap_or_default();
-        for id in ids {
+        for &id in &ids {
             tracing::warn!(job = %id, "cancelling: agenticore is stopping");
-            self.signal_cancel(id, "cancelled: agenticore stopped before the job finished");
+            self.signal_cancel(id, STOPPED_REASON);
         }
         let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
         loop {
             tokio::select! {
-                joined = tasks.join_next() => if joined.is_none() { return },
-                _ = beat.tick() => self.heartbeat_and_reap().await,
+                joined = tasks.join_next() => if joined.is_none() { break },
+                _ = beat.tick() => self.heartbeat_and_reap(serving).await,
+            }
+        }
+        if self.inner.config.server.requeue_interrupted {
+            for id in ids {
+                if let Ok(Some(job)) = self.inner.store.get(id).await
+                    && job.state.error() == Some(STOPPED_REASON)
+                {
+                    self.requeue(&job).await;
+                }
             }
         }
     }
@@ -210,7 +256,8 @@ impl Engine {
     /// Reap jobs whose runner died (and kill what is left of them), without running any:
     /// what one-shot commands call so that they never show a dead job as running.
     pub async fn reconcile(&self) {
-        self.heartbeat_and_reap().await;
+        self.replay_unsaved().await;
+        self.heartbeat_and_reap(false).await;
         if let Err(e) = self.inner.store.expire(chrono::Utc::now()).await {
             tracing::warn!("expiring old jobs failed: {e}");
         }
@@ -241,9 +288,61 @@ impl Engine {
         }
     }
 
-    /// Renew our leases, pick up cancels requested elsewhere, and reap dead owners' jobs.
-    async fn heartbeat_and_reap(&self) {
+    /// The store failed a call: lease expiries are not judged until it has answered again for
+    /// a whole lease. Returns whether it was answering until now (so the caller logs once).
+    pub(crate) fn store_failed(&self) -> bool {
+        let Ok(mut link) = self.inner.link.lock() else {
+            return true;
+        };
+        let was_up = !matches!(*link, StoreLink::Down);
+        *link = StoreLink::Down;
+        was_up
+    }
+
+    /// The store answered: may lease expiries be judged (it has answered for a whole lease)?
+    fn store_answered(&self) -> bool {
+        let Ok(mut link) = self.inner.link.lock() else {
+            return true;
+        };
+        match *link {
+            StoreLink::Up => true,
+            StoreLink::Down => {
+                tracing::warn!(
+                    "the job store answers again; other nodes' leases are judged again in {} s",
+                    self.inner.lease.as_secs()
+                );
+                *link = StoreLink::Back(tokio::time::Instant::now());
+                false
+            }
+            StoreLink::Back(since) if since.elapsed() >= self.inner.lease => {
+                *link = StoreLink::Up;
+                true
+            }
+            StoreLink::Back(_) => false,
+        }
+    }
+
+    /// Is the store answering (not down, nor just back)? For `/health`.
+    pub fn store_is_steady(&self) -> bool {
+        self.inner
+            .link
+            .lock()
+            .map(|l| matches!(*l, StoreLink::Up))
+            .unwrap_or(true)
+    }
+
+    /// Say we are alive (a serving engine), renew our leases, pick up cancels requested
+    /// elsewhere, and reap dead owners' jobs.
+    async fn heartbeat_and_reap(&self, serving: bool) {
         let store = &self.inner.store;
+        let mut failure = None;
+        if serving
+            && let Err(e) = store
+                .announce(&self.inner.node, self.inner.config.repos.max_parallel_jobs)
+                .await
+        {
+            failure = Some(e);
+        }
         let mine: Vec<JobId> = self
             .inner
             .running
@@ -260,11 +359,21 @@ impl Engine {
                         self.signal_cancel(id, "cancelled by user");
                     }
                 }
-                Err(e) => tracing::warn!("heartbeat failed: {e}"),
+                Err(e) => failure = Some(e),
             }
         }
+        if let Some(e) = failure {
+            if self.store_failed() {
+                tracing::warn!(
+                    "the job store stopped answering ({e}); running jobs go on, their ends are \
+                     kept until it answers"
+                );
+            }
+            return;
+        }
+        let check_leases = self.store_answered();
         let dead = |node: &str| local_owner_is_dead(node);
-        match store.reap(chrono::Utc::now(), &dead).await {
+        match store.reap(chrono::Utc::now(), check_leases, &dead).await {
             Ok(jobs) => {
                 for job in jobs {
                     tracing::warn!(job = %job.id, "reconciled a job whose runner stopped: {}",
@@ -282,7 +391,11 @@ impl Engine {
                     }
                 }
             }
-            Err(e) => tracing::warn!("reaping stale jobs failed: {e}"),
+            Err(e) => {
+                if self.store_failed() {
+                    tracing::warn!("reaping stale jobs failed: {e}");
+                }
+            }
         }
     }
 }

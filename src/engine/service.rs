@@ -4,14 +4,17 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast, watch};
+use tokio_util::sync::CancellationToken;
 
 use super::events::{EventKind, JobEvent};
 use super::git::Git;
 use super::repo::{self, RepoCache};
+use super::scheduler::StoreLink;
 use crate::config::Config;
 use crate::job::{Job, JobId, JobSpec, Mode};
 use crate::profile::Profiles;
@@ -65,6 +68,15 @@ pub(crate) struct Inner {
     /// Poked when a job is queued or a slot frees up.
     pub wake: Notify,
     pub lease: Duration,
+    /// Job results this engine is still trying to write (see `finals.rs`).
+    pub unsaved: AtomicUsize,
+    /// Fired when the engine stops: results the store will not take go to files instead.
+    pub stop_retrying: CancellationToken,
+    /// Fired when a serving engine stops: claimed jobs whose `claude` has not started yet go
+    /// back to the queue instead of draining.
+    pub releasing: CancellationToken,
+    /// Whether the store has been answering (see `scheduler.rs`).
+    pub link: Mutex<StoreLink>,
 }
 
 /// The job engine. Cheap to clone.
@@ -94,6 +106,10 @@ impl Engine {
                 running: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 lease: Duration::from_secs(20),
+                unsaved: AtomicUsize::new(0),
+                stop_retrying: CancellationToken::new(),
+                releasing: CancellationToken::new(),
+                link: Mutex::new(StoreLink::Up),
             }),
         }
     }

@@ -637,50 +637,20 @@ pub async fn list_profiles(State(state): State<AppState>) -> Json<ProfileList> {
     security(()),
     responses(
         (status = 200, description = "Up", body = Health),
-        (status = 503, description = "Up, but the job store is unreachable, or Redis was unreachable at start and the local SQLite file stands in (`store_warning`)", body = Health),
+        (status = 503, description = "Up, but degraded (`store_warning` says why): the job store is unreachable, or Redis was unreachable at start and the local SQLite file stands in, or job results of this node wait to be written", body = Health),
     )
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let engine = &state.engine;
-    let counts = match tokio::time::timeout(HEALTH_STORE_TIMEOUT, engine.store().counts()).await {
-        Ok(Ok(c)) => Some(c),
-        Ok(Err(e)) => {
-            tracing::warn!("health: job store error: {e}");
-            None
-        }
-        Err(_) => {
-            tracing::warn!("health: the job store did not answer within {HEALTH_STORE_TIMEOUT:?}");
-            None
-        }
-    };
-    // A fallback store answers, but this node cannot see the shared queue: keep a readiness
-    // probe's traffic away.
-    let store_warning = engine.store().degraded();
-    let (code, status) = if counts.is_some() && store_warning.is_none() {
-        (StatusCode::OK, "ok")
+    let report = state.engine.health(HEALTH_STORE_TIMEOUT).await;
+    // Degraded: the store does not answer, or this node cannot see the shared queue (a
+    // fallback store), or holds results the store has not taken: keep a readiness probe's
+    // traffic away.
+    let code = if report.ok {
+        StatusCode::OK
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "degraded")
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    let counts = counts.unwrap_or_default();
-    let changes = match tokio::time::timeout(HEALTH_STORE_TIMEOUT, engine.store().version()).await {
-        Ok(Ok(v)) => v,
-        _ => None,
-    };
-    (
-        code,
-        Json(Health {
-            status: status.to_string(),
-            service: "agenticore".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            node: engine.node().to_string(),
-            store: engine.store().location(),
-            running: counts.running,
-            queued: counts.queued,
-            max_parallel_jobs: engine.config().repos.max_parallel_jobs,
-            changes,
-            store_warning,
-        }),
-    )
+    (code, Json(Health::from_report(report)))
 }
 
 /// Unknown routes.

@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{CancelOutcome, ClaimRequest, Counts, JobStore, ListFilter, Page, StoreResult};
+use super::{
+    CancelOutcome, ClaimRequest, Counts, JobStore, ListFilter, NodeLoad, Page, StoreResult,
+};
 use crate::job::{Job, JobId, Outcome, Progress};
 
 pub struct FallbackStore {
@@ -82,9 +84,26 @@ impl JobStore for FallbackStore {
     async fn reap(
         &self,
         now: DateTime<Utc>,
+        check_leases: bool,
         is_dead: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> StoreResult<Vec<Job>> {
-        self.inner.reap(now, is_dead).await
+        self.inner.reap(now, check_leases, is_dead).await
+    }
+
+    async fn release(&self, id: JobId, node: &str) -> StoreResult<bool> {
+        self.inner.release(id, node).await
+    }
+
+    async fn nodes(&self) -> StoreResult<Vec<NodeLoad>> {
+        self.inner.nodes().await
+    }
+
+    async fn announce(&self, node: &str, max_parallel_jobs: usize) -> StoreResult<()> {
+        self.inner.announce(node, max_parallel_jobs).await
+    }
+
+    async fn leave(&self, node: &str) -> StoreResult<()> {
+        self.inner.leave(node).await
     }
 
     async fn expire(&self, now: DateTime<Utc>) -> StoreResult<u64> {

@@ -73,6 +73,20 @@ pub enum CancelOutcome {
     NotFound,
 }
 
+/// One node's share of the running work, for `status`, `/health` and the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeLoad {
+    /// The owner name written on the jobs it runs (`host:pid` or `pod:pid`).
+    pub node: String,
+    /// Jobs it runs now.
+    pub running: u64,
+    /// Its cap (`max_parallel_jobs`), when it announced itself (see `JobStore::announce`).
+    pub max_parallel_jobs: Option<u64>,
+    /// When it last announced itself; `None` for a store without announcements (SQLite, where
+    /// the nodes are the processes sharing the file and only those running jobs are known).
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
 /// Counts by status, for `status` and `/health`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -135,17 +149,40 @@ pub trait JobStore: Send + Sync + 'static {
         lease: Duration,
     ) -> StoreResult<Vec<JobId>>;
 
-    /// Running jobs whose lease expired before `now`, or whose owner `is_dead` says is gone:
-    /// finish them as failed "interrupted" (cancelled if a cancel was requested) and return
-    /// them, so the caller can kill what is left of their processes.
+    /// Running jobs whose owner `is_dead` says is gone, or (with `check_leases`) whose lease
+    /// expired before `now`: finish them as failed "interrupted" (cancelled if a cancel was
+    /// requested) and return them, so the caller can kill what is left of their processes.
+    /// A caller that has just regained the store passes `check_leases: false`: the owners have
+    /// not been able to renew either.
     ///
     /// (`for<'n>` is spelled out on purpose: with an elided `Fn(&str)`, `#[async_trait]` ties the
     /// argument's lifetime to the call, so an implementation could not pass it a local string.)
     async fn reap(
         &self,
         now: DateTime<Utc>,
+        check_leases: bool,
         is_dead: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> StoreResult<Vec<Job>>;
+
+    /// Hand a running job that `node` claimed but never started back to the queue, as if it
+    /// had never been claimed (a node shutting down). `false` when the job is not running on
+    /// `node` (finished, cancelled or reaped meanwhile: then it stays as it is).
+    async fn release(&self, id: JobId, node: &str) -> StoreResult<bool>;
+
+    /// Running jobs per node, plus every node that announced itself recently (idle ones too),
+    /// sorted by node name.
+    async fn nodes(&self) -> StoreResult<Vec<NodeLoad>>;
+
+    /// Say that `node` is alive with this cap (each heartbeat). No-op where the store cannot
+    /// tell other nodes (SQLite: the processes on one file are the nodes).
+    async fn announce(&self, _node: &str, _max_parallel_jobs: usize) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// `node` is stopping for good: forget its announcement (and, on Redis, its queue consumer).
+    async fn leave(&self, _node: &str) -> StoreResult<()> {
+        Ok(())
+    }
 
     /// Delete terminal jobs whose TTL has passed. Returns how many were deleted.
     async fn expire(&self, now: DateTime<Utc>) -> StoreResult<u64>;

@@ -20,7 +20,12 @@
 //!   owner keeps its entry fresh with `XCLAIM … JUSTID` at each heartbeat; the entry is acked
 //!   and deleted when the job is terminal. KEDA's `redis-streams` trigger can scale on the
 //!   group's lag.
+//! - `released`: a list of ids a stopping node handed back (`release`): queued again, their
+//!   stream entries still pending; claims take them first, so they keep their place.
 //! - `node:{node}:running`: the ids a node runs (its cap).
+//! - `nodes` (node names scored by when each last announced itself, ms) and `node_caps` (a
+//!   hash: node → its `max_parallel_jobs`): the live nodes for `status`, `/health` and the
+//!   dashboard; a node that leaves is removed, one silent for an hour is forgotten.
 //! - `version`: `INCR`ed by every write (the dashboard's and `/health`'s `changes`).
 //! - `cancel`: a pub/sub channel a cancel of a running job is published on, which
 //!   `cancel_hints` relays to the scheduler so the owner acts at once; the durable form is the
@@ -38,7 +43,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::redis_lua as lua;
 use super::{
-    CancelOutcome, ClaimRequest, Counts, JobStore, ListFilter, Page, StoreError, StoreResult,
+    CancelOutcome, ClaimRequest, Counts, JobStore, ListFilter, NodeLoad, Page, StoreError,
+    StoreResult,
 };
 use crate::config::mask_url;
 use crate::job::{Job, JobId, JobSpec, JobState, Outcome, Progress, Status, TimeoutKind};
@@ -49,6 +55,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A queue consumer (a node process) idle this long with nothing pending is gone.
 pub const CONSUMER_IDLE: Duration = Duration::from_secs(3600);
+/// `nodes` lists a node without running jobs if it announced itself this recently (nodes
+/// announce themselves every couple of seconds).
+pub const NODE_SEEN_WITHIN: Duration = Duration::from_secs(15);
 
 struct Scripts {
     insert: Script,
@@ -62,6 +71,10 @@ struct Scripts {
     expire: Script,
     forget: Script,
     prune_consumers: Script,
+    release: Script,
+    announce: Script,
+    leave: Script,
+    nodes: Script,
 }
 
 impl Scripts {
@@ -79,6 +92,10 @@ impl Scripts {
             expire: s(lua::EXPIRE),
             forget: s(lua::FORGET),
             prune_consumers: s(lua::PRUNE_CONSUMERS),
+            release: s(lua::RELEASE),
+            announce: s(lua::ANNOUNCE),
+            leave: s(lua::LEAVE),
+            nodes: s(lua::NODES),
         }
     }
 }
@@ -339,6 +356,10 @@ fn ts(t: DateTime<Utc>) -> String {
 
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn lease_until(now: DateTime<Utc>, lease: Duration) -> i64 {
@@ -761,6 +782,7 @@ impl JobStore for RedisStore {
     async fn reap(
         &self,
         now: DateTime<Utc>,
+        check_leases: bool,
         is_dead: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> StoreResult<Vec<Job>> {
         let ids: Vec<String> = self
@@ -798,10 +820,11 @@ impl JobStore for RedisStore {
                 Some("running") => {}
                 Some(_) => continue,
             }
-            let expired = lease
-                .as_deref()
-                .and_then(|l| l.parse::<i64>().ok())
-                .is_none_or(|l| l < now_ms);
+            let expired = check_leases
+                && lease
+                    .as_deref()
+                    .and_then(|l| l.parse::<i64>().ok())
+                    .is_none_or(|l| l < now_ms);
             let owner = node.unwrap_or_else(|| "unknown".to_string());
             let dead = *dead_cache
                 .entry(owner.clone())
@@ -813,6 +836,11 @@ impl JobStore for RedisStore {
                 id.clone(),
                 ts(now),
                 now_ms.to_string(),
+                if check_leases {
+                    now_ms.to_string()
+                } else {
+                    String::new()
+                },
                 if dead { owner.clone() } else { String::new() },
                 format!("interrupted: its runner ({owner}) stopped before the job finished"),
                 "cancelled (its runner stopped)".to_string(),
@@ -831,6 +859,70 @@ impl JobStore for RedisStore {
         }
         self.forget(gone).await;
         Ok(reaped)
+    }
+
+    async fn release(&self, id: JobId, node: &str) -> StoreResult<bool> {
+        let n: i64 = self
+            .run(
+                "cannot hand a job back to the queue",
+                &self.scripts.release,
+                &[id.to_string(), node.to_string()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn nodes(&self) -> StoreResult<Vec<NodeLoad>> {
+        let since = ms(Utc::now()).saturating_sub(duration_ms(NODE_SEEN_WITHIN));
+        let flat: Vec<String> = self
+            .run(
+                "cannot list the nodes",
+                &self.scripts.nodes,
+                &[since.to_string()],
+            )
+            .await?;
+        let mut nodes: Vec<NodeLoad> = flat
+            .chunks_exact(4)
+            .map(|c| NodeLoad {
+                node: c[0].clone(),
+                running: c[1].parse().unwrap_or(0),
+                max_parallel_jobs: c[2].parse().ok(),
+                last_seen: c[3]
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|m| DateTime::from_timestamp_millis(m as i64)),
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(nodes)
+    }
+
+    async fn announce(&self, node: &str, max_parallel_jobs: usize) -> StoreResult<()> {
+        let now = ms(Utc::now());
+        let _: i64 = self
+            .run(
+                "cannot announce this node",
+                &self.scripts.announce,
+                &[
+                    node.to_string(),
+                    max_parallel_jobs.to_string(),
+                    now.to_string(),
+                    now.saturating_sub(duration_ms(CONSUMER_IDLE)).to_string(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn leave(&self, node: &str) -> StoreResult<()> {
+        let _: i64 = self
+            .run(
+                "cannot sign this node off",
+                &self.scripts.leave,
+                &[node.to_string()],
+            )
+            .await?;
+        Ok(())
     }
 
     async fn expire(&self, now: DateTime<Utc>) -> StoreResult<u64> {

@@ -123,6 +123,16 @@ for _ = 1, 50 do
   end
   if start == '0-0' then break end
 end
+-- Jobs a stopping node handed back come first (their place in the queue was at its head).
+for _ = 1, 50 do
+  local id = redis.call('LPOP', P .. ':released')
+  if not id then break end
+  if status_of(id) == 'queued' then
+    local e = redis.call('HGET', jkey(id), 'entry')
+    if e then redis.pcall('XCLAIM', Q, G, node, 0, e, 'JUSTID') end
+    return take(id, e or false)
+  end
+end
 for _ = 1, 200 do
   local r = redis.call('XREADGROUP', 'GROUP', G, node, 'COUNT', 1, 'STREAMS', Q, '>')
   if not r then return false end
@@ -209,22 +219,88 @@ end
 return out
 "#;
 
-/// ARGV: prefix, id, now, now_ms, dead node ('' = none), failed error, cancelled reason.
-/// Finishes a running job whose lease expired (or whose owner is the dead node).
+/// ARGV: prefix, id, now, now_ms, lease cutoff ms ('' = leases not judged), dead node
+/// ('' = none), failed error, cancelled reason.
+/// Finishes a running job whose lease ended before the cutoff (or whose owner is the dead node).
 pub const REAP: &str = r#"
 local id = ARGV[2]
 local jk = jkey(id)
 local f = redis.call('HMGET', jk, 'status', 'node', 'lease_until_ms', 'cancel_requested')
 if f[1] ~= 'running' then return false end
-local expired = (not f[3]) or (tonumber(f[3]) or 0) < tonumber(ARGV[4])
-local dead = ARGV[5] ~= '' and f[2] == ARGV[5]
+local expired = ARGV[5] ~= '' and ((not f[3]) or (tonumber(f[3]) or 0) < tonumber(ARGV[5]))
+local dead = ARGV[6] ~= '' and f[2] == ARGV[6]
 if not (expired or dead) then return false end
 if f[4] == '1' then
-  terminate(id, 'cancelled', ARGV[3], ARGV[4], '', ARGV[7], '')
+  terminate(id, 'cancelled', ARGV[3], ARGV[4], '', ARGV[8], '')
 else
-  terminate(id, 'failed', ARGV[3], ARGV[4], '', ARGV[6], '')
+  terminate(id, 'failed', ARGV[3], ARGV[4], '', ARGV[7], '')
 end
 return redis.call('HGETALL', jk)
+"#;
+
+/// ARGV: prefix, id, node. A running job of `node` that never started goes back to the queue:
+/// its stream entry stays (pending), and its id goes on `released`, which claims look at
+/// first. Returns 1, or 0 when the job is not running on `node`.
+pub const RELEASE: &str = r#"
+local id, node = ARGV[2], ARGV[3]
+local jk = jkey(id)
+local f = redis.call('HMGET', jk, 'status', 'node')
+if f[1] ~= 'running' or f[2] ~= node then return 0 end
+redis.call('SREM', P .. ':node:' .. node .. ':running', id)
+redis.call('HDEL', jk, 'started_at', 'node', 'pid', 'cancel_requested', 'lease_until_ms')
+redis.call('HSET', jk, 'status', 'queued')
+restatus(id, 'running', 'queued')
+redis.call('RPUSH', P .. ':released', id)
+bump()
+return 1
+"#;
+
+/// ARGV: prefix, node, cap, now_ms, forget_before_ms. A node says it is alive (each
+/// heartbeat); nodes silent since `forget_before_ms` are forgotten.
+pub const ANNOUNCE: &str = r#"
+redis.call('ZADD', P .. ':nodes', ARGV[4], ARGV[2])
+redis.call('HSET', P .. ':node_caps', ARGV[2], ARGV[3])
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', P .. ':nodes', '-inf', '(' .. ARGV[5])) do
+  redis.call('ZREM', P .. ':nodes', n)
+  redis.call('HDEL', P .. ':node_caps', n)
+end
+return 1
+"#;
+
+/// ARGV: prefix, node. A node stops for good: forget it; drop its queue consumer when it has
+/// no running job left (a consumer's pending entries would go with it).
+pub const LEAVE: &str = r#"
+local node = ARGV[2]
+redis.call('ZREM', P .. ':nodes', node)
+redis.call('HDEL', P .. ':node_caps', node)
+if redis.call('SCARD', P .. ':node:' .. node .. ':running') == 0 then
+  redis.pcall('XGROUP', 'DELCONSUMER', Q, G, node)
+end
+return 1
+"#;
+
+/// ARGV: prefix, seen_since_ms. Returns {node, running, cap, last_seen_ms, ...} for every node
+/// that runs a job or announced itself since `seen_since_ms` ('' where unknown).
+pub const NODES: &str = r#"
+local running = {}
+for _, id in ipairs(redis.call('ZRANGE', P .. ':jobs:running', 0, -1)) do
+  local n = redis.call('HGET', jkey(id), 'node')
+  if n then running[n] = (running[n] or 0) + 1 end
+end
+local seen = {}
+local r = redis.call('ZRANGEBYSCORE', P .. ':nodes', ARGV[2], '+inf', 'WITHSCORES')
+for i = 1, #r, 2 do seen[r[i]] = r[i + 1] end
+local names = {}
+for n, _ in pairs(running) do names[n] = true end
+for n, _ in pairs(seen) do names[n] = true end
+local out = {}
+for n, _ in pairs(names) do
+  out[#out + 1] = n
+  out[#out + 1] = tostring(running[n] or 0)
+  out[#out + 1] = redis.call('HGET', P .. ':node_caps', n) or ''
+  out[#out + 1] = seen[n] or ''
+end
+return out
 "#;
 
 /// ARGV: prefix, now_ms, batch. Deletes terminal jobs whose expiry passed.

@@ -43,7 +43,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    CancelOutcome, ClaimRequest, Counts, JobStore, ListFilter, Page, StoreError, StoreResult,
+    CancelOutcome, ClaimRequest, Counts, JobStore, ListFilter, NodeLoad, Page, StoreError,
+    StoreResult,
 };
 use crate::job::{Job, JobId, JobState, Outcome, Progress, Status};
 
@@ -731,6 +732,7 @@ impl JobStore for SqliteStore {
     async fn reap(
         &self,
         now: DateTime<Utc>,
+        check_leases: bool,
         is_dead: &(dyn for<'n> Fn(&'n str) -> bool + Send + Sync),
     ) -> StoreResult<Vec<Job>> {
         // Ask about the owners outside the database lock: `is_dead` may be slow.
@@ -763,7 +765,7 @@ impl JobStore for SqliteStore {
                 .map_err(ctx(loc, "cannot list running jobs"))?;
             let mut reaped = Vec::new();
             for (id, node, lease, data) in rows {
-                let expired = lease.is_none_or(|l| l < now_ms);
+                let expired = check_leases && lease.is_none_or(|l| l < now_ms);
                 let owner_dead = node.as_ref().is_some_and(|n| dead.contains(n));
                 if !(expired || owner_dead) {
                     continue;
@@ -812,6 +814,49 @@ impl JobStore for SqliteStore {
             }
             commit(tx, loc)?;
             Ok(reaped)
+        })
+        .await
+    }
+
+    async fn release(&self, id: JobId, node: &str) -> StoreResult<bool> {
+        let node = node.to_string();
+        self.run(move |conn, loc| {
+            let tx = immediate(conn, loc)?;
+            let Some(mut job) = load(&tx, loc, &id.to_string())? else {
+                return Ok(false);
+            };
+            if job.state.node() != Some(node.as_str()) || job.status() != Status::Running {
+                return Ok(false);
+            }
+            job.state = JobState::Queued;
+            let released = save(&tx, loc, &job, Status::Running, Lease::Set(None))?;
+            commit(tx, loc)?;
+            Ok(released)
+        })
+        .await
+    }
+
+    async fn nodes(&self) -> StoreResult<Vec<NodeLoad>> {
+        self.run(|conn, loc| {
+            let rows: Vec<(String, i64)> = conn
+                .prepare_cached(
+                    "SELECT node, COUNT(*) FROM jobs WHERE status = 'running' AND node IS NOT NULL
+                     GROUP BY node ORDER BY node",
+                )
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .and_then(|rows| rows.collect())
+                })
+                .map_err(ctx(loc, "cannot count running jobs per node"))?;
+            Ok(rows
+                .into_iter()
+                .map(|(node, n)| NodeLoad {
+                    node,
+                    running: u64::try_from(n).unwrap_or(0),
+                    max_parallel_jobs: None,
+                    last_seen: None,
+                })
+                .collect())
         })
         .await
     }

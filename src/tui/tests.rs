@@ -107,6 +107,9 @@ fn health() -> Health {
         max_parallel_jobs: 2,
         changes: Some(7),
         store_warning: None,
+        running_here: 1,
+        nodes: Vec::new(),
+        unsaved_results: 0,
     }
 }
 
@@ -189,6 +192,34 @@ fn with_log(app: &mut App, view: View) {
 fn snapshot_list_with_every_status() {
     let mut app = app_with(jobs());
     insta::assert_snapshot!(screen(&mut app, 120, 14));
+}
+
+/// Three nodes on Redis: the header shows each one's load, this node in bold; a node that
+/// cannot write its results says so in red.
+#[test]
+fn snapshot_cluster_header_with_each_nodes_load_and_a_degraded_store() {
+    use crate::api::NodeView;
+    let mut app = app_with(jobs());
+    let node = |name: &str, running: u64, this: bool| NodeView {
+        node: name.into(),
+        running,
+        max_parallel_jobs: Some(2),
+        last_seen: None,
+        this,
+    };
+    let mut h = health();
+    h.store = "redis://127.0.0.1:6379 (prefix agenticore)".into();
+    h.node = "pod-1:7".into();
+    h.nodes = vec![
+        node("pod-0:7", 2, false),
+        node("pod-1:7", 1, true),
+        node("pod-2:7", 0, false),
+    ];
+    h.status = "degraded".into();
+    h.store_warning = Some("1 job result(s) of this node are not written to the store yet".into());
+    h.unsaved_results = 1;
+    app.on_health(Ok(h));
+    insta::assert_snapshot!(screen(&mut app, 220, 6));
 }
 
 #[test]

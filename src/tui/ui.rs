@@ -88,6 +88,30 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
                 status_style(Status::Queued),
             ));
             spans.push(Span::raw(format!(" · cap {}", h.max_parallel_jobs)));
+            // Several nodes share the queue: each one's load.
+            if h.nodes.len() > 1 || h.nodes.iter().any(|n| !n.this) {
+                spans.push(Span::styled(" │ ", dim));
+                spans.push(Span::raw(format!("{} nodes:", h.nodes.len())));
+                for n in &h.nodes {
+                    let load = match n.max_parallel_jobs {
+                        Some(cap) => format!(" {} {}/{cap}", n.node, n.running),
+                        None => format!(" {} {}", n.node, n.running),
+                    };
+                    let style = if n.this { bold } else { Style::new() };
+                    spans.push(Span::styled(load, style));
+                }
+            }
+            if h.status != "ok" {
+                spans.push(Span::styled(" │ ", dim));
+                let why = h
+                    .store_warning
+                    .as_deref()
+                    .unwrap_or("the store does not answer");
+                spans.push(Span::styled(
+                    format!("DEGRADED: {why}"),
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            }
         }
         None => {
             spans.push(Span::styled(" │ ", dim));

@@ -297,3 +297,71 @@ fn after_an_outage_longer_than_the_lease_no_live_job_is_called_interrupted() {
     assert_each_ran_once_and_succeeded(&log, &ids, &jobs);
     wait_all_healthy(&nodes, Duration::from_secs(30));
 }
+
+/// A node told to stop while Redis is down, holding a finished job's result: it saves the
+/// result in its home and exits; started again on that home once Redis is back, it writes the
+/// result before it reaps anything (else the job, owned by a dead pid, would be "interrupted").
+#[test]
+fn a_result_held_when_the_node_stops_is_written_by_its_next_start() {
+    let mut redis = OwnRedis::start();
+    let sb = Sandbox::new()
+        .env("REDIS_URL", &redis.url())
+        .env("REDIS_KEY_PREFIX", "restart")
+        .env("AGENTICORE_REDIS_REQUIRED", "true")
+        .env("AGENTICORE_POD_NAME", "pod-0");
+    let log = sb.path().join("shared.log");
+    let mut d = Daemon::start(&sb, &["--port", "0", "--drain-timeout", "1"]);
+    let id = d.post(&format!("held [fake:sleep=2;log={}]", log.display()));
+    let t0 = Instant::now();
+    while count_lines(&log, "start") < 1 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the job never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    redis.stop();
+    while count_lines(&log, "end") < 1 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the job never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The node holds the result it cannot write.
+    let t1 = Instant::now();
+    loop {
+        let (code, h) = get(&format!("{}/health", d.url));
+        if code == 503 && h["unsaved_results"] == 1 {
+            break;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(20), "{code} {h}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        d.wait_exit(Duration::from_secs(30)).is_some(),
+        "the node did not stop"
+    );
+    let saved = sb.home().join("unsaved").join(format!("{id}.json"));
+    assert!(saved.exists(), "no saved result at {}", saved.display());
+
+    redis.spawn();
+    let d2 = Daemon::start(&sb, &["--port", "0"]);
+    let t2 = Instant::now();
+    let job = loop {
+        let (_, v) = get(&format!("{}/jobs/{id}", d2.url));
+        let j = v["job"].clone();
+        if j["status"] != "running" {
+            break j;
+        }
+        assert!(t2.elapsed() < Duration::from_secs(30), "{j}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["num_turns"], 2, "{job}");
+    assert!(!saved.exists(), "the saved result was not removed");
+    assert_eq!(count_lines(&log, "start"), 1);
+    let (code, h) = get(&format!("{}/health", d2.url));
+    assert_eq!(code, 200, "{h}");
+}

@@ -235,6 +235,13 @@ const KEYS: &[(&str, &str)] = &[
     ("postgres.url", "POSTGRES_URL"),
 ];
 
+/// `tcp://10.0.0.7:8200`: what Kubernetes puts in `{SERVICE}_PORT` for a Service.
+fn is_service_link(v: &str) -> bool {
+    ["tcp://", "udp://", "sctp://"]
+        .iter()
+        .any(|scheme| v.trim().starts_with(scheme))
+}
+
 const SECTIONS: &[&str] = &[
     "server", "redis", "claude", "repos", "otel", "github", "postgres",
 ];
@@ -275,6 +282,15 @@ impl Config {
         let mut raw = read_file(&file)?;
         for (key, var) in KEYS {
             if let Some(v) = env(var) {
+                if *var == "AGENTICORE_PORT" && is_service_link(&v) {
+                    // Kubernetes sets `{SERVICE}_PORT=tcp://ip:port` in every pod for each
+                    // Service; a Service named `agenticore` would otherwise stop the daemon.
+                    tracing::warn!(
+                        "ignoring AGENTICORE_PORT={v:?}: a Kubernetes service link (a Service \
+                         named agenticore), not a port; set enableServiceLinks: false"
+                    );
+                    continue;
+                }
                 raw.insert(
                     key,
                     Raw {
@@ -1122,6 +1138,25 @@ postgres:
             msg.contains("github.hosts") && msg.contains("AGENTICORE_GITHUB_HOSTS"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_kubernetes_service_link_in_agenticore_port_is_not_a_port() {
+        let c = Config::load_with(&|k| match k {
+            "HOME" => Some("/home/u".into()),
+            "AGENTICORE_HOME" => Some("/tmp/agenticore-no-such-home".into()),
+            "AGENTICORE_PORT" => Some("tcp://10.96.0.7:8200".into()),
+            _ => None,
+        })
+        .expect("a service link is ignored, not an error");
+        assert_eq!(c.server.port, 8200);
+        let bad = Config::load_with(&|k| match k {
+            "HOME" => Some("/home/u".into()),
+            "AGENTICORE_HOME" => Some("/tmp/agenticore-no-such-home".into()),
+            "AGENTICORE_PORT" => Some("http://x:1".into()),
+            _ => None,
+        });
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -1081,8 +1081,8 @@ async fn redis_a_dead_readers_entry_is_taken_over_after_the_lease() {
 }
 
 /// The stream holds only what is queued or running: finished and cancelled jobs' entries are
-/// acked and deleted, so the group's lag (what KEDA scales on) is the queue's length. The job
-/// hash reads as plain fields.
+/// acked and deleted, so the stream's length (what KEDA scales on) is the number of queued and
+/// running jobs. The job hash reads as plain fields.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stream_holds_only_live_entries_and_the_hash_is_readable() {
     let (h, url, prefix) = redis_harness("stream");

@@ -18,8 +18,9 @@
 //!   time and only while the node is below its cap; entries a dead node read but never
 //!   confirmed are taken over with `XAUTOCLAIM` once idle longer than the lease; a running job's
 //!   owner keeps its entry fresh with `XCLAIM … JUSTID` at each heartbeat; the entry is acked
-//!   and deleted when the job is terminal. KEDA's `redis-streams` trigger can scale on the
-//!   group's lag.
+//!   and deleted when the job is terminal, so the stream's length is the number of unfinished
+//!   jobs: what KEDA's `redis-streams` trigger scales on (`streamLength`; not the group's lag,
+//!   which is 0 while every job runs and unknown to Redis after a queued entry is deleted).
 //! - `released`: a list of ids a stopping node handed back (`release`): queued again, their
 //!   stream entries still pending; claims take them first, so they keep their place.
 //! - `node:{node}:running`: the ids a node runs (its cap).

@@ -121,6 +121,8 @@ pub struct ServerConfig {
     pub url: Option<String>,
     /// Jobs whose runner died go back to the queue instead of failing "interrupted".
     pub requeue_interrupted: bool,
+    /// `GET /metrics` answers without an API key (a Prometheus scraper inside the cluster).
+    pub metrics_public: bool,
 }
 
 #[derive(Clone, PartialEq)]
@@ -212,6 +214,7 @@ const KEYS: &[(&str, &str)] = &[
         "server.requeue_interrupted",
         "AGENTICORE_REQUEUE_INTERRUPTED",
     ),
+    ("server.metrics_public", "AGENTICORE_METRICS_PUBLIC"),
     ("redis.url", "REDIS_URL"),
     ("redis.key_prefix", "REDIS_KEY_PREFIX"),
     ("redis.required", "AGENTICORE_REDIS_REQUIRED"),
@@ -332,6 +335,7 @@ impl Config {
                     url_with(s, &["http", "https"])
                 })?,
                 requeue_interrupted: b.get("server.requeue_interrupted", false, BOOL, boolean)?,
+                metrics_public: b.get("server.metrics_public", false, BOOL, boolean)?,
             },
             redis: RedisConfig {
                 url: b.opt("redis.url", "a redis://, rediss:// or unix:// URL", |s| {
@@ -516,6 +520,7 @@ impl Config {
             "server.api_keys" => count_keys(self.server.api_keys.len()),
             "server.url" => opt(&self.server.url),
             "server.requeue_interrupted" => self.server.requeue_interrupted.to_string(),
+            "server.metrics_public" => self.server.metrics_public.to_string(),
             "redis.url" => opt(&self.redis.url),
             "redis.key_prefix" => self.redis.key_prefix.clone(),
             "redis.required" => self.redis.required.to_string(),

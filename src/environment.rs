@@ -85,6 +85,12 @@ pub const VARIABLES: &[EnvVar] = &[
         "On start, run jobs a crashed daemon left running again, as new jobs.",
     ),
     var(
+        "AGENTICORE_METRICS_PUBLIC",
+        "Server",
+        "false",
+        "GET /metrics (Prometheus) answers without an API key.",
+    ),
+    var(
         "AGENTICORE_MCP_ALLOWED_HOSTS",
         "Server",
         "",

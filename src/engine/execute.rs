@@ -76,8 +76,17 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
         })
         .await;
     match recorded {
-        Recorded::Finished => {
+        Recorded::Finished(done) => {
             tracing::info!(job = %id, %status, "job finished");
+            let seconds = done
+                .state
+                .started_at()
+                .zip(done.state.ended_at())
+                .map(|(s, e)| (e - s).num_milliseconds() as f64 / 1000.0);
+            engine
+                .inner
+                .metrics
+                .job_ended(&done.spec.profile, status, seconds, &done.progress);
             journal
                 .note(serde_json::json!({"event": "status", "status": status, "error": detail}))
                 .await;
@@ -124,6 +133,7 @@ async fn hand_back(engine: &Engine, id: JobId, journal: &mut JobLog) {
     match engine.inner.store.release(id, engine.node()).await {
         Ok(true) => {
             tracing::info!(job = %id, "handed back to the queue: agenticore is stopping");
+            engine.inner.metrics.job_handed_back();
             journal
                 .note(serde_json::json!({"event": "status", "status": "queued",
                     "detail": "handed back to the queue: its node stopped before it started"}))

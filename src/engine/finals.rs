@@ -31,7 +31,7 @@ pub(crate) struct Unsaved {
 #[derive(Debug)]
 pub(crate) enum Recorded {
     /// Written: the job as stored.
-    Finished,
+    Finished(Box<Job>),
     /// The job was already terminal (a reaper or a cancel of a queued job got there first).
     AlreadyTerminal,
     /// The store stayed unreachable until the engine stopped: saved to a file for the next start.
@@ -54,7 +54,7 @@ impl Engine {
         let mut failures = 0u32;
         let recorded = loop {
             match self.try_record(&unsaved).await {
-                Ok(Some(_)) => break Recorded::Finished,
+                Ok(Some(job)) => break Recorded::Finished(Box::new(job)),
                 Ok(None) => break Recorded::AlreadyTerminal,
                 Err(e) => {
                     self.store_failed();
@@ -90,7 +90,7 @@ impl Engine {
         };
         if failures > 0 {
             self.inner.unsaved.fetch_sub(1, Ordering::Relaxed);
-            if matches!(recorded, Recorded::Finished | Recorded::AlreadyTerminal) {
+            if matches!(recorded, Recorded::Finished(_) | Recorded::AlreadyTerminal) {
                 tracing::info!(job = %unsaved.id, attempts = failures + 1, "recorded the end of the job once the store answered");
             }
         }

@@ -8,6 +8,7 @@ pub mod gh;
 pub mod git;
 pub mod health;
 pub mod joblog;
+pub mod metrics;
 pub mod pr;
 pub mod proctree;
 pub mod repo;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{EventKind, JobEvent};
 use super::git::Git;
+use super::metrics::JobMetrics;
 use super::repo::{self, RepoCache};
 use super::scheduler::StoreLink;
 use crate::config::Config;
@@ -77,6 +78,8 @@ pub(crate) struct Inner {
     pub releasing: CancellationToken,
     /// Whether the store has been answering (see `scheduler.rs`).
     pub link: Mutex<StoreLink>,
+    /// What this engine counted (`/metrics`).
+    pub metrics: JobMetrics,
 }
 
 /// The job engine. Cheap to clone.
@@ -110,6 +113,7 @@ impl Engine {
                 stop_retrying: CancellationToken::new(),
                 releasing: CancellationToken::new(),
                 link: Mutex::new(StoreLink::Up),
+                metrics: JobMetrics::default(),
             }),
         }
     }
@@ -128,6 +132,11 @@ impl Engine {
 
     pub fn node(&self) -> &str {
         &self.inner.node
+    }
+
+    /// What this engine counted since it started.
+    pub fn metrics(&self) -> super::metrics::MetricsSnapshot {
+        self.inner.metrics.snapshot()
     }
 
     /// Progress of every job this engine runs.

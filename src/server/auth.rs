@@ -97,7 +97,9 @@ fn unauthorized() -> Response {
 
 /// Middleware: refuse requests without a valid key when keys are configured.
 pub async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !state.keys.enabled() || PUBLIC_PATHS.contains(&req.uri().path()) {
+    let public = PUBLIC_PATHS.contains(&req.uri().path())
+        || (req.uri().path() == "/metrics" && state.engine.config().server.metrics_public);
+    if !state.keys.enabled() || public {
         return next.run(req).await;
     }
     if presented_keys(req.headers(), req.uri().query())

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod events;
 pub mod mcp;
+pub mod metrics;
 pub mod openapi;
 pub mod rest;
 
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
     let mcp = mcp::http_service(&state);
     rest::router(state.clone())
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/metrics", get(metrics::metrics).with_state(state.clone()))
         .nest_service("/mcp", mcp)
         .fallback(rest::not_found)
         .method_not_allowed_fallback(rest::method_not_allowed)

@@ -87,6 +87,7 @@ pub async fn openapi_json() -> Response {
         job_events_doc,
         rest::list_profiles,
         rest::health,
+        super::metrics::metrics,
         openapi_json,
     ),
     components(schemas(

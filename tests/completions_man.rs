@@ -88,6 +88,7 @@ fn committed_man_pages_are_fresh() {
         "logs",
         "cancel",
         "serve",
+        "stats",
         "completions",
     ] {
         assert!(

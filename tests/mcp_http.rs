@@ -1,5 +1,5 @@
 //! MCP over Streamable HTTP (`/mcp`) against the real in-process server, spoken as plain
-//! JSON-RPC with reqwest: the handshake, the five tools and their REST-shaped results, tool
+//! JSON-RPC with reqwest: the handshake, the six tools and their REST-shaped results, tool
 //! errors for bad input, progress notifications of `run_task` with `wait`, a cancelled call
 //! that leaves its job running, and the API key.
 
@@ -154,7 +154,7 @@ async fn tools_over_streamable_http() {
         "{init}"
     );
 
-    // tools/list: the five, each with a description and an object schema.
+    // tools/list: the seed's five and get_stats, each with a description and an object schema.
     let list = m.request("tools/list", json!({})).await;
     let tools = list["tools"].as_array().expect("tools");
     let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
@@ -163,6 +163,7 @@ async fn tools_over_streamable_http() {
         [
             "cancel_job",
             "get_job",
+            "get_stats",
             "list_jobs",
             "list_profiles",
             "run_task"
@@ -271,6 +272,16 @@ async fn tools_over_streamable_http() {
     let seed_only = ok(&m.call("list_jobs", json!({"status": "rejected"})).await);
     assert_eq!(seed_only["count"], 0);
 
+    // get_stats: REST's GET /stats body, over the two jobs that ran.
+    let stats = ok(&m.call("get_stats", json!({})).await);
+    assert_eq!(stats, s.get("/stats").await.1);
+    assert_eq!(stats["total"]["succeeded"], 2, "{stats}");
+    assert_eq!(stats["total"]["cost_usd"], 0.0246, "{stats}");
+    let recent = ok(&m.call("get_stats", json!({"since": "1h"})).await);
+    assert_eq!(recent["total"], stats["total"]);
+    let future = ok(&m.call("get_stats", json!({"since": "2999-01-01"})).await);
+    assert_eq!(future["total"]["jobs"], 0);
+
     // cancel_job: a long job ends cancelled.
     let long = ok(&m
         .call("run_task", json!({"task": "long [fake:sleep=30]"}))
@@ -324,6 +335,12 @@ async fn tools_over_streamable_http() {
         ("list_jobs", json!({"limit": 0}), "limit must be at least 1"),
         ("list_jobs", json!({"limit": "x"}), "invalid arguments"),
         ("list_jobs", json!({"cursor": "x"}), "is not a job id"),
+        (
+            "get_stats",
+            json!({"since": "soon"}),
+            "since \"soon\" is not a time",
+        ),
+        ("get_stats", json!({"since": 7}), "invalid arguments"),
     ];
     for (tool, args, want) in cases {
         let msg = err(&m.call(tool, args.clone()).await);

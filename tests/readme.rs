@@ -47,6 +47,7 @@ fn every_command_is_mentioned() {
         "profiles",
         "config",
         "status",
+        "stats",
         "version",
         "serve",
         "completions",

@@ -230,6 +230,7 @@ async fn routes_answer_the_seed_shapes() {
         "/jobs/{id}/events",
         "/profiles",
         "/health",
+        "/stats",
         "/openapi.json",
     ] {
         assert!(paths.iter().any(|x| x == p), "{p} missing from {paths:?}");
@@ -247,6 +248,8 @@ async fn routes_answer_the_seed_shapes() {
         "JobList",
         "ErrorBody",
         "Health",
+        "Stats",
+        "StatsGroup",
     ] {
         assert!(v["components"]["schemas"][schema].is_object(), "{schema}");
     }
@@ -523,6 +526,7 @@ async fn api_keys_guard_every_route_but_health() {
         ("post", c.post(s.url("/jobs")).json(&json!({"task": "t"}))),
         ("openapi", c.get(s.url("/openapi.json"))),
         ("events", c.get(s.url("/jobs/x/events"))),
+        ("stats", c.get(s.url("/stats"))),
     ];
     for (what, rb) in attempts {
         let (code, v) = status_of(rb).await;
@@ -546,6 +550,7 @@ async fn api_keys_guard_every_route_but_health() {
             "openapi",
             c.get(s.url("/openapi.json")).header("X-API-Key", key),
         ),
+        ("stats", c.get(s.url("/stats")).header("X-API-Key", key)),
     ];
     for (what, rb) in ok {
         let (code, v) = status_of(rb).await;

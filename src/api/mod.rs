@@ -330,6 +330,119 @@ impl Health {
     }
 }
 
+/// `GET /stats` (and `agenticore stats --json`, MCP `get_stats`): job counts, success rate,
+/// cost, tokens, turns and run time of the jobs the store holds, in total and by day, profile
+/// and repository. Finished jobs expire after their TTL, so this covers what the store still
+/// holds: `oldest_job_at` says how far back that reaches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Stats {
+    pub success: bool,
+    /// Only jobs created at or after this (ISO-8601); null: every job the store holds.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// When the oldest job counted was created (ISO-8601); null when none was.
+    #[serde(default)]
+    pub oldest_job_at: Option<String>,
+    /// More jobs were in the window than one answer reads (1,000,000): the oldest are not
+    /// counted.
+    #[serde(default)]
+    pub truncated: bool,
+    /// How long this node's store keeps a finished job (`AGENTICORE_JOB_TTL`), in seconds.
+    #[serde(default)]
+    pub job_ttl_seconds: u64,
+    pub total: StatsFigures,
+    /// By UTC day of creation (`YYYY-MM-DD`), newest first.
+    #[serde(default)]
+    pub by_day: Vec<StatsGroup>,
+    /// By profile, the costliest first (then by name).
+    #[serde(default)]
+    pub by_profile: Vec<StatsGroup>,
+    /// By repository URL (`(no repo)` for jobs without one), the costliest first (then by name).
+    #[serde(default)]
+    pub by_repo: Vec<StatsGroup>,
+}
+
+/// The figures of a set of jobs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatsFigures {
+    pub jobs: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub running: u64,
+    pub queued: u64,
+    /// succeeded / (succeeded + failed + cancelled); null when none finished.
+    #[serde(default)]
+    pub success_rate: Option<f64>,
+    /// Sum of the cost Claude Code reported, in US dollars.
+    pub cost_usd: f64,
+    pub tokens: TokensView,
+    /// Sum of the turns Claude Code reported.
+    pub turns: u64,
+    /// Sum of `ended_at - started_at` of the jobs that ran and ended, in seconds.
+    pub run_seconds: f64,
+    /// Mean run time of those jobs, in seconds; null when none ran and ended.
+    #[serde(default)]
+    pub mean_run_seconds: Option<f64>,
+}
+
+/// One row of a breakdown: `key` is the day, the profile or the repository.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatsGroup {
+    pub key: String,
+    #[serde(flatten)]
+    pub figures: StatsFigures,
+}
+
+impl StatsFigures {
+    pub fn from_figures(f: &crate::engine::stats::Figures) -> StatsFigures {
+        StatsFigures {
+            jobs: f.jobs,
+            succeeded: f.succeeded,
+            failed: f.failed,
+            cancelled: f.cancelled,
+            running: f.running,
+            queued: f.queued,
+            success_rate: f.success_rate(),
+            cost_usd: f.cost_usd(),
+            tokens: TokensView {
+                input: f.tokens.input,
+                output: f.tokens.output,
+                cache_read: f.tokens.cache_read,
+                cache_creation: f.tokens.cache_creation,
+            },
+            turns: f.turns,
+            run_seconds: f.run_seconds(),
+            mean_run_seconds: f.mean_run_seconds(),
+        }
+    }
+}
+
+impl Stats {
+    /// The wire form of the engine's report; `job_ttl_seconds` is the answering node's TTL.
+    pub fn from_report(r: &crate::engine::stats::StatsReport, job_ttl_seconds: u64) -> Stats {
+        let groups = |gs: &[crate::engine::stats::Group]| {
+            gs.iter()
+                .map(|g| StatsGroup {
+                    key: g.key.clone(),
+                    figures: StatsFigures::from_figures(&g.figures),
+                })
+                .collect()
+        };
+        Stats {
+            success: true,
+            since: r.since.map(timestamp),
+            oldest_job_at: r.oldest_job_at.map(timestamp),
+            truncated: r.truncated,
+            job_ttl_seconds,
+            total: StatsFigures::from_figures(&r.total),
+            by_day: groups(&r.by_day),
+            by_profile: groups(&r.by_profile),
+            by_repo: groups(&r.by_repo),
+        }
+    }
+}
+
 /// `{"success":false,"error":"..."}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
@@ -385,5 +498,33 @@ mod tests {
         );
         let back: JobView = serde_json::from_value(v).unwrap();
         assert_eq!(back, JobView::from_job(&job, "pod"));
+    }
+
+    #[test]
+    fn stats_round_trip_with_flat_groups_and_explicit_nulls() {
+        let report = crate::engine::stats::aggregate(&[], None);
+        let stats = Stats::from_report(&report, 600);
+        let v = serde_json::to_value(&stats).unwrap();
+        assert_eq!(v["since"], serde_json::Value::Null);
+        assert_eq!(v["oldest_job_at"], serde_json::Value::Null);
+        assert_eq!(v["total"]["success_rate"], serde_json::Value::Null);
+        assert_eq!(v["total"]["mean_run_seconds"], serde_json::Value::Null);
+        assert_eq!(v["job_ttl_seconds"], 600);
+        let back: Stats = serde_json::from_value(v).unwrap();
+        assert_eq!(back, stats);
+        let group = StatsGroup {
+            key: "code".into(),
+            figures: StatsFigures {
+                jobs: 2,
+                success_rate: Some(0.5),
+                cost_usd: 0.0246,
+                ..Default::default()
+            },
+        };
+        let v = serde_json::to_value(&group).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(&keys[..3], ["key", "jobs", "succeeded"]);
+        assert_eq!(v["cost_usd"], 0.0246);
+        assert_eq!(serde_json::from_value::<StatsGroup>(v).unwrap(), group);
     }
 }

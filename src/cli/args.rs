@@ -64,6 +64,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show the daemon's health, version, store and load (or the local store's, without one).
     Status(JsonArg),
+    /// Cost, tokens, turns, job counts and success rate, by day, profile and repository.
+    #[command(long_about = STATS_ABOUT, after_help = EXIT_CODES)]
+    Stats(StatsArgs),
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
     #[command(long_about = COMPLETIONS_ABOUT)]
     Completions(CompletionsArgs),
@@ -187,6 +190,42 @@ pub struct ServeArgs {
     /// AGENTICORE_TRANSPORT=stdio. Jobs run in this process; it drains and exits at EOF.
     #[arg(long, conflicts_with_all = ["host", "port", "insecure_no_auth"])]
     pub stdio: bool,
+}
+
+const STATS_ABOUT: &str = "\
+Cost, tokens, turns, job counts and success rate, in total and by day, profile and repository.
+
+Computed from the job store alone (the SQLite file or Redis; the daemon's when one answers).
+Finished jobs expire after their TTL (AGENTICORE_JOB_TTL, 24 h by default), so the figures
+cover what the store still holds: the header says when its oldest job was created.
+
+  agenticore stats                     everything the store holds
+  agenticore stats --since 7d          the last 7 days (also 90m, 24h, 2w)
+  agenticore stats --since 2025-01-31  since that date (midnight UTC), or an RFC 3339 time
+  agenticore stats --by profile        one table only
+  agenticore stats --json              the JSON of GET /stats";
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only jobs created since: a duration back from now (90m, 24h, 7d, 2w), an RFC 3339
+    /// timestamp (2025-01-31T12:00:00Z) or a date (2025-01-31, midnight UTC). Default: every
+    /// job the store holds.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Print only this table (default: all three). Ignored with --json.
+    #[arg(long, value_enum, value_name = "GROUP")]
+    pub by: Option<StatsBy>,
+    /// JSON on stdout: {"success":true,"since":...,"oldest_job_at":...,"total":{...},
+    /// "by_day":[...],"by_profile":[...],"by_repo":[...]} (as GET /stats).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatsBy {
+    Day,
+    Profile,
+    Repo,
 }
 
 const COMPLETIONS_ABOUT: &str = "\

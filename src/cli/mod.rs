@@ -15,6 +15,7 @@ mod man;
 mod output;
 mod profiles;
 mod serve;
+mod stats;
 mod status;
 mod submit;
 mod tui;
@@ -134,6 +135,7 @@ async fn dispatch(cli: Cli) -> CliResult {
                 Command::Cancel(a) => cancel::run(b, a).await,
                 Command::Profiles(a) => profiles::run(b, a).await,
                 Command::Status(a) => status::run(b, a).await,
+                Command::Stats(a) => stats::run(b, a).await,
                 Command::Version(_)
                 | Command::Config(_)
                 | Command::Serve(_)

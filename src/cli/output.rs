@@ -44,9 +44,7 @@ pub fn elapsed(job: &JobView) -> String {
 }
 
 pub fn cost(job: &JobView) -> String {
-    job.cost_usd
-        .map(|c| format!("${c:.4}"))
-        .unwrap_or_else(|| "-".into())
+    job.cost_usd.map(dollars).unwrap_or_else(|| "-".into())
 }
 
 fn one_line(s: &str, max: usize) -> String {
@@ -104,6 +102,66 @@ fn table<const N: usize>(rows: &[[String; N]]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Columns of `aligned_table`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// Rows padded into columns two spaces apart (the first row is the header); numbers read best
+/// right-aligned. Rows shorter than `align` leave their last cells empty.
+pub fn aligned_table(rows: &[Vec<String>], align: &[Align]) -> String {
+    let mut widths = vec![0usize; align.len()];
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, (w, a)) in widths.iter().zip(align).enumerate() {
+            let c = r.get(i).map(String::as_str).unwrap_or_default();
+            let pad = " ".repeat(w - c.chars().count());
+            if i > 0 {
+                line.push_str("  ");
+            }
+            match a {
+                Align::Left => {
+                    line.push_str(c);
+                    line.push_str(&pad);
+                }
+                Align::Right => {
+                    line.push_str(&pad);
+                    line.push_str(c);
+                }
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `$0.0123`: dollars with four decimals, as in the `jobs` table.
+pub fn dollars(c: f64) -> String {
+    format!("${c:.4}")
 }
 
 /// A job for humans: key facts, then the output and the error.
@@ -227,4 +285,36 @@ fn readable_output(output: &str) -> String {
                 .flatten()
         })
         .unwrap_or_else(|| output.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+        assert_eq!(dollars(0.0369), "$0.0369");
+        assert_eq!(dollars(12.0), "$12.0000");
+    }
+
+    #[test]
+    fn aligned_tables_pad_left_and_right() {
+        let rows = vec![
+            vec!["NAME".to_string(), "N".into(), "NOTE".into()],
+            vec!["a".to_string(), "1,000".into(), "x".into()],
+            vec!["long name".to_string(), "7".into()],
+        ];
+        let t = aligned_table(&rows, &[Align::Left, Align::Right, Align::Left]);
+        assert_eq!(
+            t,
+            "NAME           N  NOTE\n\
+             a          1,000  x\n\
+             long name      7\n"
+        );
+    }
 }

@@ -10,12 +10,14 @@ use serde::de::DeserializeOwned;
 
 use super::ClientError;
 use super::sse::{SseEvent, SseParser};
-use crate::api::{ErrorBody, Health, JobEnvelope, JobList, ProfileList, SubmitBody};
+use crate::api::{ErrorBody, Health, JobEnvelope, JobList, ProfileList, Stats, SubmitBody};
 use crate::job::{JobId, Status};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Plain calls (everything but `wait` and event streams).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// `GET /stats` reads every job the store holds (up to a million): give it longer.
+const STATS_TIMEOUT: Duration = Duration::from_secs(300);
 /// An event stream silent this long is presumed dead and reopened (with `Last-Event-ID`).
 const SSE_IDLE: Duration = Duration::from_secs(90);
 /// Reconnects in a row without a single event before the stream gives up.
@@ -39,7 +41,7 @@ impl std::fmt::Debug for ApiClient {
 }
 
 /// Query strings are built by hand (reqwest's `query` feature is off); every value put in one
-/// is a number, a status name or a job id, none of which needs escaping.
+/// is a number, a status name, a job id, or a value escaped with `escape`.
 fn query(pairs: &[(&str, Option<String>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
@@ -50,6 +52,18 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
     } else {
         format!("?{}", parts.join("&"))
     }
+}
+
+/// `s` percent-encoded for a query string (everything but RFC 3986's unreserved characters).
+fn escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 impl ApiClient {
@@ -228,6 +242,16 @@ impl ApiClient {
     /// `GET /profiles`.
     pub async fn profiles(&self) -> Result<ProfileList, ClientError> {
         self.call(self.request(Method::GET, "/profiles", Some(CALL_TIMEOUT)))
+            .await
+    }
+
+    /// `GET /stats[?since=]`.
+    pub async fn stats(
+        &self,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Stats, ClientError> {
+        let q = query(&[("since", since.map(|t| escape(&crate::api::timestamp(t))))]);
+        self.call(self.request(Method::GET, &format!("/stats{q}"), Some(STATS_TIMEOUT)))
             .await
     }
 
@@ -477,6 +501,10 @@ mod tests {
                 ("c", Some("x".into()))
             ]),
             "?limit=5&c=x"
+        );
+        assert_eq!(
+            escape("2025-01-31T00:00:00.000000+00:00"),
+            "2025-01-31T00%3A00%3A00.000000%2B00%3A00"
         );
     }
 }

@@ -6,7 +6,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{CancelNote, ClientError, FollowInner, LogFollow, ProfileReport, Result, Update};
-use crate::api::{Health, JobList, JobView, ProfileList, SubmitBody};
+use crate::api::{Health, JobList, JobView, ProfileList, Stats, SubmitBody};
 use crate::config::Config;
 use crate::engine::events::{EventKind, JobEvent, next_for};
 use crate::engine::execute::log_path;
@@ -157,6 +157,19 @@ impl Local {
     pub(super) async fn health(&self) -> Result<Health> {
         let report = self.engine.health(LOCAL_STORE_TIMEOUT).await;
         Ok(Health::from_report(report))
+    }
+
+    pub(super) async fn stats(
+        &self,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Stats> {
+        // Like a listing: jobs whose runner died count as what they are (failed), not running.
+        self.reconcile().await;
+        let report = self.engine.stats(since).await?;
+        Ok(Stats::from_report(
+            &report,
+            self.engine.config().repos.job_ttl_seconds,
+        ))
     }
 
     pub(super) async fn logs(&self, id: JobId) -> Result<Option<String>> {

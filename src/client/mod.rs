@@ -16,7 +16,7 @@ use futures_util::{Stream, StreamExt};
 pub use self::api::ApiClient;
 pub use self::local::Local;
 pub use self::sse::{SseEvent, SseParser};
-use crate::api::{Health, JobList, JobView, ProfileList, SubmitBody};
+use crate::api::{Health, JobList, JobView, ProfileList, Stats, SubmitBody};
 use crate::engine::EngineError;
 use crate::engine::claude::StreamState;
 use crate::engine::events::{EventKind, JobEvent};
@@ -215,6 +215,16 @@ impl Backend {
         match self {
             Backend::Local(l) => l.health().await,
             Backend::Remote(c) => c.health().await,
+        }
+    }
+
+    /// Job counts, success rate, cost, tokens and run time of the jobs created at or after
+    /// `since` (every job the store holds when `None`); from the daemon's `GET /stats` or the
+    /// local store.
+    pub async fn stats(&self, since: Option<chrono::DateTime<chrono::Utc>>) -> Result<Stats> {
+        match self {
+            Backend::Local(l) => l.stats(since).await,
+            Backend::Remote(c) => c.stats(since).await,
         }
     }
 

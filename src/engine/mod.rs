@@ -16,6 +16,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod service;
 pub mod shim;
+pub mod stats;
 pub mod worktree;
 
 pub use scheduler::{Drain, RunMode};

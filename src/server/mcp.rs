@@ -1,8 +1,8 @@
 //! MCP: the seed's five tools (`run_task`, `get_job`, `list_jobs`, `cancel_job`,
-//! `list_profiles`) over the same engine as REST, served over stdio (`serve --stdio`) or
-//! Streamable HTTP at `/mcp` (behind the REST API-key middleware).
+//! `list_profiles`) plus `get_stats`, over the same engine as REST, served over stdio
+//! (`serve --stdio`) or Streamable HTTP at `/mcp` (behind the REST API-key middleware).
 //!
-//! Every result carries the REST JSON (`JobEnvelope`, `JobList`, `ProfileList`, or the
+//! Every result carries the REST JSON (`JobEnvelope`, `JobList`, `ProfileList`, `Stats`, or the
 //! `ErrorBody` of a refused call) twice: as text content and as `structuredContent`. Bad input
 //! is a tool error (`isError: true`) with the REST message, never a protocol error.
 
@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 use super::AppState;
 use super::rest::{self, ApiError, StatusFilter};
-use crate::api::{ErrorBody, JobEnvelope, JobList, JobView, ProfileList, SubmitBody};
+use crate::api::{ErrorBody, JobEnvelope, JobList, JobView, ProfileList, Stats, SubmitBody};
 use crate::engine::events::{EventKind, JobEvent, one_line};
 use crate::job::{Job, JobId};
 use crate::store::{CancelOutcome, ListFilter};
@@ -38,9 +38,10 @@ queued job at once (`job.id`, `job.status`); pass `wait: true` to get the finish
 (progress notifications are sent while it runs). Then `get_job` with the id shows its status, \
 `output`, `error`, `pr_url` (or `pr_error`), cost and turns; `list_jobs` lists recent jobs (newest first, \
 filter by `status`); `cancel_job` stops one; `list_profiles` shows the execution profiles a \
-job can use (`profile`, default `code`). Statuses: queued, running, succeeded, failed, \
-cancelled. Every result is the REST API's JSON: {\"success\":true,\"job\":{...}} or \
-{\"success\":false,\"error\":\"...\"}.";
+job can use (`profile`, default `code`); `get_stats` sums up cost, tokens, turns and success \
+rate by day, profile and repository (`since`: 7d, 24h, a date...). Statuses: queued, running, \
+succeeded, failed, cancelled. Every result is the REST API's JSON: \
+{\"success\":true,\"job\":{...}} or {\"success\":false,\"error\":\"...\"}.";
 
 /// `run_task`'s arguments.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -96,6 +97,16 @@ pub struct ListJobsArgs {
     /// The `cursor` of the previous page, to get the next one.
     #[serde(default)]
     pub cursor: Option<String>,
+}
+
+/// `get_stats`' arguments.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct StatsArgs {
+    /// Only jobs created since: a duration back from now (90m, 24h, 7d, 2w), an RFC 3339
+    /// timestamp or a date (YYYY-MM-DD, midnight UTC). Default: every job the store holds.
+    #[serde(default)]
+    pub since: Option<String>,
 }
 
 /// The MCP server: a handle on the engine (through the REST state) and the tool table.
@@ -257,6 +268,30 @@ impl AgenticoreMcp {
             },
             false,
         )
+    }
+
+    /// Cost, tokens, turns and success rate.
+    #[tool(
+        description = "Sum up the jobs the store holds (finished jobs expire after their TTL, \
+                       24 h by default), optionally only those created `since` (7d, 24h, 90m, \
+                       2w, a date or an RFC 3339 timestamp): job counts by status, success rate, \
+                       cost in USD, tokens, turns and run time, in total and by day, profile and \
+                       repository. Returns {\"success\":true,\"since\":...,\"oldest_job_at\":\
+                       ...,\"total\":{...},\"by_day\":[...],\"by_profile\":[...],\
+                       \"by_repo\":[...]}."
+    )]
+    async fn get_stats(&self, Parameters(args): Parameters<StatsArgs>) -> CallToolResult {
+        let since = match rest::stats_since(args.since.as_deref()) {
+            Ok(s) => s,
+            Err(e) => return api_error(e),
+        };
+        match self.state.engine.stats(since).await {
+            Ok(report) => json_result(
+                &Stats::from_report(&report, self.state.engine.config().repos.job_ttl_seconds),
+                false,
+            ),
+            Err(e) => api_error(e.into()),
+        }
     }
 }
 

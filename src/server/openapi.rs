@@ -11,7 +11,8 @@ use utoipa::{Modify, OpenApi};
 use super::auth::UnauthorizedBody;
 use super::rest;
 use crate::api::{
-    ErrorBody, Health, JobEnvelope, JobList, JobView, ProfileList, SubmitBody, TokensView,
+    ErrorBody, Health, JobEnvelope, JobList, JobView, ProfileList, Stats, StatsFigures, StatsGroup,
+    SubmitBody, TokensView,
 };
 
 /// The security schemes: `X-API-Key`, `Authorization: Bearer`, `?api_key=` (any one).
@@ -86,6 +87,7 @@ pub async fn openapi_json() -> Response {
         rest::job_logs,
         job_events_doc,
         rest::list_profiles,
+        rest::get_stats,
         rest::health,
         super::metrics::metrics,
         openapi_json,
@@ -98,6 +100,9 @@ pub async fn openapi_json() -> Response {
         JobList,
         ProfileList,
         Health,
+        Stats,
+        StatsFigures,
+        StatsGroup,
         ErrorBody,
         UnauthorizedBody
     )),

@@ -1,5 +1,6 @@
 //! The seed's REST routes: `POST/GET /jobs`, `GET/DELETE /jobs/{id}`, `GET /profiles`,
-//! `GET /health`, plus `GET /jobs/{id}/logs` (and `/jobs/{id}/events`, in `events.rs`).
+//! `GET /health`, plus `GET /jobs/{id}/logs` (and `/jobs/{id}/events`, in `events.rs`) and
+//! `GET /stats`.
 //!
 //! Every answer is one of the typed wire structs of `crate::api`; every error is an
 //! `ErrorBody` with the right status, never axum's plain-text rejections.
@@ -19,7 +20,9 @@ use axum::routing::get;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use crate::api::{ErrorBody, Health, JobEnvelope, JobList, JobView, ProfileList, SubmitBody};
+use crate::api::{
+    ErrorBody, Health, JobEnvelope, JobList, JobView, ProfileList, Stats, SubmitBody,
+};
 use crate::engine::{EngineError, SubmitRequest};
 use crate::job::{Job, JobId, Status};
 use crate::store::{CancelOutcome, ListFilter, StoreError};
@@ -42,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/logs", get(job_logs))
         .route("/jobs/{id}/events", get(super::events::job_events))
         .route("/profiles", get(list_profiles))
+        .route("/stats", get(get_stats))
         .route("/health", get(health))
         .with_state(state)
 }
@@ -628,6 +632,45 @@ pub async fn list_profiles(State(state): State<AppState>) -> Json<ProfileList> {
     })
 }
 
+/// The `since` of `GET /stats` and MCP `get_stats`: absent or empty is every job the store holds.
+pub fn stats_since(raw: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => crate::engine::stats::parse_since(s, chrono::Utc::now())
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(e.to_string())),
+    }
+}
+
+/// Job counts, success rate, cost, tokens, turns and run time, in total and by day, profile
+/// and repository, of the jobs the store holds (finished jobs expire after their TTL).
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "jobs",
+    params(
+        ("since" = Option<String>, Query, description = "Only jobs created since: a duration back from now (90m, 24h, 7d, 2w), an RFC 3339 timestamp or a date (YYYY-MM-DD, midnight UTC); default: every job the store holds"),
+    ),
+    responses(
+        (status = 200, description = "The figures", body = Stats),
+        (status = 400, description = "Bad since", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = super::auth::UnauthorizedBody),
+        (status = 503, description = "Job store unreachable", body = ErrorBody),
+    )
+)]
+pub async fn get_stats(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Stats>, ApiError> {
+    let q = QueryPairs::parse(query.as_deref());
+    let since = stats_since(q.get("since"))?;
+    let report = state.engine.stats(since).await?;
+    Ok(Json(Stats::from_report(
+        &report,
+        state.engine.config().repos.job_ttl_seconds,
+    )))
+}
+
 /// Liveness and load; open without an API key. 503 "degraded" when the job store does not
 /// answer (within 2 s).
 #[utoipa::path(
@@ -711,6 +754,18 @@ mod tests {
         ] {
             assert_eq!(f(bad).unwrap_err().status, StatusCode::BAD_REQUEST, "{bad}");
         }
+    }
+
+    #[test]
+    fn stats_since_rules() {
+        assert_eq!(stats_since(None).unwrap(), None);
+        assert_eq!(stats_since(Some(" ")).unwrap(), None);
+        let t = stats_since(Some("2025-01-31")).unwrap().unwrap();
+        assert_eq!(crate::api::timestamp(t), "2025-01-31T00:00:00.000000+00:00");
+        assert!(stats_since(Some("1d")).unwrap().is_some());
+        let e = stats_since(Some("garbage")).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.contains("\"garbage\""), "{}", e.message);
     }
 
     #[test]

@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = subprocess.run(["bash", os.path.join(ROOT, "tests", "bin-path.sh")], capture_output=True,
                      text=True, check=True).stdout.strip()
 FAKE_CLAUDE = os.path.join(ROOT, "tests", "fixtures", "fake-claude")
-TOOLS = ["cancel_job", "get_job", "list_jobs", "list_profiles", "run_task"]
+TOOLS = ["cancel_job", "get_job", "get_stats", "list_jobs", "list_profiles", "run_task"]
 API_KEY = "sdk-test-key"
 
 

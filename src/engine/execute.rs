@@ -125,7 +125,7 @@ fn finish_here(engine: &Engine, id: JobId) {
     if let Ok(mut map) = engine.inner.running.lock() {
         map.remove(&id);
     }
-    engine.inner.wake.notify_waiters();
+    engine.inner.wake.notify_one();
 }
 
 /// A claimed job that never started goes back to the queue (the engine is stopping).

@@ -282,7 +282,7 @@ impl Engine {
                         detail: Some(format!("re-queued from interrupted job {}", old.id)),
                     },
                 );
-                self.inner.wake.notify_waiters();
+                self.inner.wake.notify_one();
             }
             Err(e) => tracing::error!(job = %old.id, "could not re-queue the interrupted job: {e}"),
         }

@@ -66,7 +66,8 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<JobEvent>,
     /// Jobs this engine runs now, with the sender that cancels each.
     pub running: Mutex<HashMap<JobId, watch::Sender<Option<String>>>>,
-    /// Poked when a job is queued or a slot frees up.
+    /// Poked when a job is queued or a slot frees up. Only the scheduler waits on it;
+    /// `notify_one` keeps a poke that arrives while it is busy, so none is lost.
     pub wake: Notify,
     pub lease: Duration,
     /// Job results this engine is still trying to write (see `finals.rs`).
@@ -161,7 +162,7 @@ impl Engine {
                 detail: None,
             },
         );
-        self.inner.wake.notify_waiters();
+        self.inner.wake.notify_one();
         Ok(job)
     }
 

@@ -69,6 +69,8 @@ const NEVER: &[&str] = &[
 pub struct ChildEnv {
     pub job_id: String,
     pub profile: String,
+    /// The job's repository URL (credentials masked), for `OTEL_RESOURCE_ATTRIBUTES`.
+    pub repo: Option<String>,
     /// `CLAUDE_CONFIG_DIR` from agenticore's config.
     pub claude_config_dir: Option<String>,
     /// OTEL settings, when telemetry is enabled.
@@ -83,6 +85,21 @@ pub struct OtelEnv {
     pub protocol: String,
     pub log_prompts: bool,
     pub log_tool_details: bool,
+}
+
+/// A value of `OTEL_RESOURCE_ATTRIBUTES` (W3C baggage syntax): percent-encode what is not a
+/// plain printable character, and the separators `,` `;` `=` `%` and quotes.
+fn resource_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        match b {
+            b'!' | b'#'..=b'$' | b'&'..=b'+' | b'-'..=b':' | b'<' | b'>'..=b'[' | b']'..=b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// The full environment of the claude child, from `parent` (agenticore's own environment).
@@ -121,16 +138,27 @@ pub fn child_env(
         if o.log_tool_details {
             env.insert("OTEL_LOG_TOOL_DETAILS".into(), "1".into());
         }
-        env.insert(
-            "OTEL_RESOURCE_ATTRIBUTES".into(),
-            format!(
-                "agenticore.job_id={},agenticore.profile={}",
-                extra.job_id, extra.profile
-            ),
-        );
     }
     for (k, v) in &extra.profile_env {
         env.insert(k.clone(), v.clone());
+    }
+    if extra.otel.is_some() {
+        // Every data point joins to its job: ours first, then what the profile adds (its
+        // values win for keys it repeats, as OTEL reads the list left to right).
+        let mut attrs = vec![
+            format!("agenticore.job_id={}", resource_value(&extra.job_id)),
+            format!("agenticore.profile={}", resource_value(&extra.profile)),
+        ];
+        if let Some(repo) = &extra.repo {
+            attrs.push(format!("agenticore.repo={}", resource_value(repo)));
+        }
+        if let Some(more) = env
+            .get("OTEL_RESOURCE_ATTRIBUTES")
+            .filter(|v| !v.trim().is_empty())
+        {
+            attrs.push(more.clone());
+        }
+        env.insert("OTEL_RESOURCE_ATTRIBUTES".into(), attrs.join(","));
     }
     env.insert(super::proctree::JOB_ENV.to_string(), extra.job_id.clone());
     env
@@ -453,5 +481,51 @@ mod tests {
         assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://c:4317");
         assert_eq!(env["OTEL_LOG_TOOL_DETAILS"], "1");
         assert!(!env.contains_key("OTEL_LOG_USER_PROMPTS"));
+        assert_eq!(
+            env["OTEL_RESOURCE_ATTRIBUTES"],
+            "agenticore.job_id=j1,agenticore.profile=code"
+        );
+    }
+
+    #[test]
+    fn resource_attributes_name_the_repo_encoded_and_keep_the_profiles_own() {
+        let mut profile_env = BTreeMap::new();
+        profile_env.insert(
+            "OTEL_RESOURCE_ATTRIBUTES".to_string(),
+            "team=infra".to_string(),
+        );
+        let env = child_env(
+            Vec::new(),
+            &ChildEnv {
+                job_id: "j1".into(),
+                profile: "my profile".into(),
+                repo: Some("https://github.com/o/r,x.git".into()),
+                otel: Some(OtelEnv {
+                    endpoint: "http://c:4318".into(),
+                    protocol: "http/json".into(),
+                    log_prompts: false,
+                    log_tool_details: false,
+                }),
+                profile_env,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            env["OTEL_RESOURCE_ATTRIBUTES"],
+            "agenticore.job_id=j1,agenticore.profile=my%20profile,\
+             agenticore.repo=https://github.com/o/r%2Cx.git,team=infra"
+        );
+        // Telemetry off: none of it.
+        let off = child_env(
+            Vec::new(),
+            &ChildEnv {
+                job_id: "j1".into(),
+                profile: "code".into(),
+                repo: Some("https://x/y".into()),
+                ..Default::default()
+            },
+        );
+        assert!(!off.contains_key("OTEL_RESOURCE_ATTRIBUTES"));
+        assert!(!off.contains_key("CLAUDE_CODE_ENABLE_TELEMETRY"));
     }
 }

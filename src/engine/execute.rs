@@ -522,6 +522,7 @@ fn build_plan(
         &ChildEnv {
             job_id: id.clone(),
             profile: profile.name().to_string(),
+            repo: job.spec.repo_url.as_deref().map(crate::config::mask_url),
             claude_config_dir: cfg
                 .claude
                 .config_dir

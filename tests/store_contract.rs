@@ -198,6 +198,30 @@ async fn release_hands_an_unstarted_job_back_at_the_head_of_the_queue(h: &Harnes
         s.get(second.id).await.expect("get").map(|j| j.status()),
         Some(Status::Succeeded)
     );
+    // A running job whose cancel was asked is not handed back: it must not run elsewhere.
+    let fourth = new_job("cancelled while claimed");
+    s.insert(&fourth).await.expect("insert");
+    let claimed = s
+        .claim_next(&ClaimRequest {
+            only: Some(fourth.id),
+            ..claim("stopping:1", 10)
+        })
+        .await
+        .expect("c")
+        .expect("4");
+    assert!(matches!(
+        s.request_cancel(claimed.id, "stop").await.expect("cancel"),
+        CancelOutcome::Requested(_)
+    ));
+    assert!(!s.release(claimed.id, "stopping:1").await.expect("release"));
+    let still = s.get(claimed.id).await.expect("get").expect("job");
+    assert_eq!(still.status(), Status::Running);
+    assert!(
+        s.finish(claimed.id, succeeded())
+            .await
+            .expect("finish")
+            .is_some()
+    );
     // A released job can be cancelled like any queued one, and is then never claimed.
     let third = s
         .claim_next(&claim("stopping:1", 10))

@@ -146,7 +146,37 @@ async fn hand_back(engine: &Engine, id: JobId, journal: &mut JobLog) {
                 },
             );
         }
-        Ok(false) => tracing::debug!(job = %id, "not handed back: no longer running here"),
+        Ok(false) => {
+            // Not ours any more, or its cancel was asked: a cancelled job ends here, cancelled.
+            let cancelled = matches!(
+                engine.inner.store.get(id).await,
+                Ok(Some(Job { state: crate::job::JobState::Running { ref node, cancel_requested: true, .. }, .. }))
+                    if node == engine.node()
+            );
+            if cancelled {
+                let outcome = Outcome::Cancelled {
+                    exit_code: None,
+                    reason: "cancelled by user".into(),
+                };
+                let progress = Progress {
+                    ran_on: Some(engine.node().to_string()),
+                    ..Progress::default()
+                };
+                engine
+                    .record_final(Unsaved {
+                        id,
+                        progress,
+                        outcome,
+                    })
+                    .await;
+                journal
+                    .note(serde_json::json!({"event": "status", "status": "cancelled",
+                        "error": "cancelled by user"}))
+                    .await;
+            } else {
+                tracing::debug!(job = %id, "not handed back: no longer running here");
+            }
+        }
         // Still `running` on this node: once it is gone, the job is reaped (and re-queued
         // with `requeue_interrupted`).
         Err(e) => tracing::warn!(job = %id, "could not hand the job back to the queue: {e}"),

@@ -166,7 +166,8 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Hand a running job that `node` claimed but never started back to the queue, as if it
     /// had never been claimed (a node shutting down). `false` when the job is not running on
-    /// `node` (finished, cancelled or reaped meanwhile: then it stays as it is).
+    /// `node` (finished, cancelled or reaped meanwhile), or its cancel was requested (a
+    /// cancelled job must not run elsewhere): then it stays as it is.
     async fn release(&self, id: JobId, node: &str) -> StoreResult<bool>;
 
     /// Running jobs per node, plus every node that announced itself recently (idle ones too),

@@ -240,12 +240,12 @@ return redis.call('HGETALL', jk)
 
 /// ARGV: prefix, id, node. A running job of `node` that never started goes back to the queue:
 /// its stream entry stays (pending), and its id goes on `released`, which claims look at
-/// first. Returns 1, or 0 when the job is not running on `node`.
+/// first. Returns 1, or 0 when the job is not running on `node` or its cancel was requested.
 pub const RELEASE: &str = r#"
 local id, node = ARGV[2], ARGV[3]
 local jk = jkey(id)
-local f = redis.call('HMGET', jk, 'status', 'node')
-if f[1] ~= 'running' or f[2] ~= node then return 0 end
+local f = redis.call('HMGET', jk, 'status', 'node', 'cancel_requested')
+if f[1] ~= 'running' or f[2] ~= node or f[3] == '1' then return 0 end
 redis.call('SREM', P .. ':node:' .. node .. ':running', id)
 redis.call('HDEL', jk, 'started_at', 'node', 'pid', 'cancel_requested', 'lease_until_ms')
 redis.call('HSET', jk, 'status', 'queued')

@@ -825,7 +825,10 @@ impl JobStore for SqliteStore {
             let Some(mut job) = load(&tx, loc, &id.to_string())? else {
                 return Ok(false);
             };
-            if job.state.node() != Some(node.as_str()) || job.status() != Status::Running {
+            if job.state.node() != Some(node.as_str())
+                || job.status() != Status::Running
+                || cancel_requested(&job.state)
+            {
                 return Ok(false);
             }
             job.state = JobState::Queued;

@@ -70,6 +70,7 @@ impl Engine {
         // A serving engine (daemon, worker) announces itself and hands unstarted jobs back
         // when it stops; an embedded `submit --wait` only runs its own job.
         let serving = !matches!(mode, RunMode::Only(_));
+        self.start_telemetry();
         // Results an earlier process on this home could not write go first: before any reap
         // would call those jobs interrupted.
         self.replay_unsaved().await;

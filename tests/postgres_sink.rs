@@ -1,0 +1,262 @@
+//! The PostgreSQL sink of finished jobs (`POSTGRES_URL`), against a real PostgreSQL
+//! (`AGENTICORE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`; each
+//! test works in a schema of its own): a real daemon's jobs land in `agenticore_jobs` with the
+//! values `GET /jobs/{id}` shows; the migrations are idempotent and race-free; an unreachable
+//! PostgreSQL never slows a job down, and shows on /metrics and in the log.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::daemon::Daemon;
+use common::postgres::Schema;
+use common::*;
+
+fn metrics(d: &Daemon) -> HashMap<String, f64> {
+    let out = std::process::Command::new("curl")
+        .args(["-sf", &format!("{}/metrics", d.url)])
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn time(v: &serde_json::Value) -> Option<DateTime<Utc>> {
+    v.as_str().map(|s| {
+        DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .with_timezone(&Utc)
+    })
+}
+
+fn close(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).num_microseconds().is_some_and(|d| d.abs() <= 1),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[test]
+fn daemon_jobs_land_in_postgres_with_their_values() {
+    let pg = Schema::new("daemon");
+    let sb = Sandbox::new().env("POSTGRES_URL", &pg.url);
+    let d = Daemon::start(&sb, &["--port", "0"]);
+    let ids = [d.post("one"), d.post("two"), d.post("[fake:exit=1] three")];
+    let jobs: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            sb.wait_status(
+                id,
+                &["succeeded", "failed", "cancelled"],
+                Duration::from_secs(30),
+            )
+        })
+        .collect();
+
+    let t0 = Instant::now();
+    let rows = loop {
+        let rows = pg
+            .rows(
+                "SELECT id::text, status, profile, node, started_at, ended_at, created_at, \
+                 duration_seconds, exit_code, cost_usd, input_tokens, output_tokens, \
+                 cache_read_tokens, cache_creation_tokens, num_turns, model, session_id, \
+                 error, task FROM agenticore_jobs",
+            )
+            .unwrap_or_default();
+        if rows.len() >= 3 {
+            break rows;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "only {} rows in {}.agenticore_jobs",
+            rows.len(),
+            pg.name
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(rows.len(), 3);
+    for job in &jobs {
+        let id = job["id"].as_str().expect("id");
+        let row = rows
+            .iter()
+            .find(|r| r.get::<_, String>("id") == id)
+            .unwrap_or_else(|| panic!("no row for {id}"));
+        let status: String = row.get("status");
+        assert_eq!(status, job["status"].as_str().expect("status"), "{job}");
+        assert_eq!(
+            row.get::<_, String>("profile"),
+            job["profile"].as_str().expect("profile")
+        );
+        assert_eq!(
+            row.get::<_, String>("task"),
+            job["task"].as_str().expect("task")
+        );
+        let node: Option<String> = row.get("node");
+        assert!(node.is_some(), "{job}");
+        assert_eq!(node.as_deref(), job["node"].as_str(), "{job}");
+        assert!(
+            close(row.get("created_at"), time(&job["created_at"])),
+            "{job}"
+        );
+        assert!(
+            close(row.get("started_at"), time(&job["started_at"])),
+            "{job}"
+        );
+        assert!(close(row.get("ended_at"), time(&job["ended_at"])), "{job}");
+        let duration: Option<f64> = row.get("duration_seconds");
+        assert!(duration.is_some_and(|d| d >= 0.0), "{job}");
+        assert_eq!(
+            row.get::<_, Option<i32>>("exit_code").map(i64::from),
+            job["exit_code"].as_i64(),
+            "{job}"
+        );
+        assert_eq!(
+            row.get::<_, Option<String>>("session_id").as_deref(),
+            job["session_id"].as_str()
+        );
+        assert_eq!(
+            row.get::<_, Option<String>>("model").as_deref(),
+            job["model"].as_str()
+        );
+        assert_eq!(
+            row.get::<_, Option<f64>>("cost_usd"),
+            job["cost_usd"].as_f64()
+        );
+        assert_eq!(
+            row.get::<_, Option<i64>>("num_turns"),
+            job["num_turns"].as_i64()
+        );
+        let t = &job["tokens"];
+        assert_eq!(
+            row.get::<_, Option<i64>>("input_tokens"),
+            t["input"].as_i64()
+        );
+        assert_eq!(
+            row.get::<_, Option<i64>>("output_tokens"),
+            t["output"].as_i64()
+        );
+        assert_eq!(
+            row.get::<_, Option<i64>>("cache_read_tokens"),
+            t["cache_read"].as_i64()
+        );
+        assert_eq!(
+            row.get::<_, Option<i64>>("cache_creation_tokens"),
+            t["cache_creation"].as_i64()
+        );
+        if status == "succeeded" {
+            assert_eq!(row.get::<_, Option<f64>>("cost_usd"), Some(0.0123));
+            assert_eq!(row.get::<_, Option<i64>>("input_tokens"), Some(100));
+            assert_eq!(row.get::<_, Option<i64>>("output_tokens"), Some(20));
+            assert_eq!(row.get::<_, Option<i64>>("cache_read_tokens"), Some(5));
+            assert_eq!(row.get::<_, Option<i64>>("cache_creation_tokens"), Some(1));
+            assert_eq!(row.get::<_, Option<i64>>("num_turns"), Some(2));
+            assert_eq!(
+                row.get::<_, Option<String>>("model").as_deref(),
+                Some("fake-model")
+            );
+            assert!(row.get::<_, Option<String>>("session_id").is_some());
+        } else {
+            assert_eq!(status, "failed");
+            assert!(row.get::<_, Option<String>>("error").is_some(), "{job}");
+        }
+    }
+    let versions = pg
+        .rows("SELECT version FROM agenticore_schema_migrations ORDER BY version")
+        .expect("migrations table");
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].get::<_, i32>(0), 1);
+
+    let m = metrics(&d);
+    assert_eq!(
+        m.get("agenticore_postgres_rows_written_total"),
+        Some(&3.0),
+        "{m:?}"
+    );
+    assert_eq!(m.get("agenticore_postgres_rows_dropped_total"), Some(&0.0));
+    assert_eq!(m.get("agenticore_postgres_pending_rows"), Some(&0.0));
+    assert_eq!(m.get("agenticore_postgres_up"), Some(&1.0));
+}
+
+#[test]
+fn migrations_are_idempotent_and_race_free() {
+    let pg = Schema::new("migrate");
+    let url = pg.url.clone();
+    let applied = pg.block_on(async move {
+        let a = tokio::spawn(agenticore::telemetry::postgres::migrate_url_owned(
+            url.clone(),
+        ));
+        let b = tokio::spawn(agenticore::telemetry::postgres::migrate_url_owned(
+            url.clone(),
+        ));
+        let (a, b) = (a.await.expect("join"), b.await.expect("join"));
+        let c = agenticore::telemetry::postgres::migrate_url(&url).await;
+        (a, b, c)
+    });
+    let (a, b, c) = applied;
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    assert_eq!(
+        a + b,
+        1,
+        "exactly one of two racing starts applies migration 1"
+    );
+    assert_eq!(c.expect("third"), 0, "a later start applies nothing");
+    let tables = pg
+        .rows(&format!(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = '{}' \
+             ORDER BY 1",
+            pg.name
+        ))
+        .expect("tables");
+    let names: Vec<String> = tables.iter().map(|r| r.get(0)).collect();
+    assert_eq!(names, ["agenticore_jobs", "agenticore_schema_migrations"]);
+}
+
+#[test]
+fn unreachable_postgres_never_slows_jobs_and_shows_pending_rows() {
+    let sb = Sandbox::new().env(
+        "POSTGRES_URL",
+        "postgres://agenticore:secret-pw@127.0.0.1:1/x",
+    );
+    let log = sb.path().join("serve.log");
+    let d = Daemon::start_logging(&sb, &["--port", "0"], &log);
+    let t0 = Instant::now();
+    let ids = [d.post("one"), d.post("two")];
+    for id in &ids {
+        let job = sb.wait_status(id, &["succeeded", "failed"], Duration::from_secs(30));
+        assert_eq!(job["status"], "succeeded", "{job}");
+    }
+    assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
+    let t1 = Instant::now();
+    loop {
+        let m = metrics(&d);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let warned = text.contains("cannot reach PostgreSQL");
+        if warned
+            && m.get("agenticore_postgres_pending_rows") == Some(&2.0)
+            && m.get("agenticore_postgres_up") == Some(&0.0)
+        {
+            assert_eq!(m.get("agenticore_postgres_rows_written_total"), Some(&0.0));
+            assert_eq!(m.get("agenticore_postgres_rows_dropped_total"), Some(&0.0));
+            assert!(
+                !text.contains("secret-pw"),
+                "the log shows the password: {text}"
+            );
+            assert!(text.contains("agenticore:****@127.0.0.1:1"), "{text}");
+            break;
+        }
+        assert!(
+            t1.elapsed() < Duration::from_secs(15),
+            "metrics {m:?}, log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

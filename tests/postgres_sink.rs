@@ -260,3 +260,108 @@ fn unreachable_postgres_never_slows_jobs_and_shows_pending_rows() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+fn finished_job(task: &str) -> agenticore::job::Job {
+    use agenticore::job::{Job, JobSpec, JobState, Mode};
+    let mut j = Job::new(JobSpec {
+        task: task.into(),
+        repo_url: None,
+        base_ref: None,
+        profile: "code".into(),
+        session_id: None,
+        timeout_seconds: None,
+        mode: Mode::FireAndForget,
+        ttl_seconds: 60,
+        keep_worktree_on_failure: false,
+    });
+    j.state = JobState::Succeeded {
+        started_at: j.created_at,
+        ended_at: j.created_at + chrono::Duration::seconds(2),
+        exit_code: 0,
+    };
+    j
+}
+
+/// A PostgreSQL that is down at first (nothing listens on the port), then comes back (a TCP
+/// proxy to the real one starts on that port): the rows the sink held are written, once each.
+#[test]
+fn rows_held_while_postgres_is_down_are_written_when_it_comes_back() {
+    use std::str::FromStr;
+    use tokio_postgres::config::Host;
+
+    let pg = Schema::new("comeback");
+    let base = tokio_postgres::Config::from_str(&common::postgres::base_url()).expect("base url");
+    let target = match (base.get_hosts().first(), base.get_ports().first()) {
+        (Some(Host::Tcp(h)), p) => format!("{h}:{}", p.copied().unwrap_or(5432)),
+        other => panic!("this test needs a TCP PostgreSQL URL, not {other:?}"),
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let user = base.get_user().unwrap_or("postgres");
+    let auth = match base.get_password() {
+        Some(p) => format!("{user}:{}", String::from_utf8_lossy(p)),
+        None => user.to_string(),
+    };
+    let url = format!(
+        "postgres://{auth}@127.0.0.1:{port}/{}?options=-c%20search_path%3D{}",
+        base.get_dbname().unwrap_or("test"),
+        pg.name
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sink = agenticore::telemetry::PostgresSink::new(&url).expect("sink");
+    let jobs = [finished_job("a"), finished_job("b"), finished_job("c")];
+    let wait = |what: &str, ok: &dyn Fn(agenticore::telemetry::SinkStatus) -> bool| {
+        let t0 = Instant::now();
+        loop {
+            let s = sink.status();
+            if ok(s) {
+                return;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(40), "{what}: {s:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    rt.block_on(async {
+        sink.start();
+        for j in &jobs {
+            sink.send(j);
+        }
+    });
+    wait("down, holding 3 rows", &|s| !s.up && s.pending_rows == 3);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(sink.status().rows_written, 0);
+
+    // PostgreSQL "comes back".
+    rt.spawn(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the proxy port");
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                }
+            });
+        }
+    });
+    wait("written after the comeback", &|s| {
+        s.up && s.rows_written == 3 && s.pending_rows == 0
+    });
+    // A replayed result updates its row instead of adding one.
+    rt.block_on(async { sink.send(&jobs[0]) });
+    wait("replay written", &|s| {
+        s.rows_written == 4 && s.pending_rows == 0
+    });
+    let rows = pg
+        .rows("SELECT id::text FROM agenticore_jobs")
+        .expect("rows");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(sink.status().rows_dropped, 0);
+}

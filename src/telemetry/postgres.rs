@@ -416,3 +416,84 @@ pub async fn migrate_url(url: &str) -> Result<usize, String> {
 pub async fn migrate_url_owned(url: String) -> Result<usize, String> {
     migrate_url(&url).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobSpec, JobState, Mode, Progress, Tokens};
+
+    fn job() -> Job {
+        let mut j = Job::new(JobSpec {
+            task: "t".into(),
+            repo_url: None,
+            base_ref: None,
+            profile: "code".into(),
+            session_id: None,
+            timeout_seconds: None,
+            mode: Mode::FireAndForget,
+            ttl_seconds: 60,
+            keep_worktree_on_failure: false,
+        });
+        let started = j.created_at + chrono::Duration::milliseconds(250);
+        j.state = JobState::Succeeded {
+            started_at: started,
+            ended_at: started + chrono::Duration::milliseconds(1500),
+            exit_code: 0,
+        };
+        j.progress = Progress {
+            cost_usd: Some(0.5),
+            num_turns: Some(3),
+            tokens: Some(Tokens {
+                input: 1,
+                output: 2,
+                cache_read: 3,
+                cache_creation: u64::MAX,
+            }),
+            ran_on: Some("n:1".into()),
+            ..Progress::default()
+        };
+        j
+    }
+
+    #[test]
+    fn a_row_carries_the_jobs_values() {
+        let j = job();
+        let r = JobRow::from(&j);
+        assert_eq!(r.id, j.id.as_uuid());
+        assert_eq!(r.status, "succeeded");
+        assert_eq!(r.duration_seconds, Some(1.5));
+        assert_eq!(r.node.as_deref(), Some("n:1"));
+        assert_eq!(r.exit_code, Some(0));
+        assert_eq!(r.cost_usd, Some(0.5));
+        assert_eq!(r.num_turns, Some(3));
+        assert_eq!(
+            (r.input_tokens, r.output_tokens, r.cache_read_tokens),
+            (Some(1), Some(2), Some(3))
+        );
+        assert_eq!(r.cache_creation_tokens, Some(i64::MAX), "saturates");
+        assert_eq!(r.error, None);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_never_blocks() {
+        // No runtime here: the task never starts, so the queue only fills.
+        let sink = PostgresSink::new("postgres://u:pw@127.0.0.1:1/x").expect("url");
+        let j = job();
+        for _ in 0..QUEUE_ROWS + 7 {
+            sink.send(&j);
+        }
+        let s = sink.status();
+        assert_eq!(s.pending_rows, QUEUE_ROWS as u64);
+        assert_eq!(s.rows_dropped, 7);
+        assert_eq!(s.rows_written, 0);
+        assert!(!s.up);
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_without_its_password() {
+        let e = PostgresSink::new("postgres://u:hunter2@h:notaport/x").expect_err("bad port");
+        let msg = e.to_string();
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("u:****@h"), "{msg}");
+    }
+}

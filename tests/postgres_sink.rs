@@ -365,3 +365,21 @@ fn rows_held_while_postgres_is_down_are_written_when_it_comes_back() {
     assert_eq!(rows.len(), 3);
     assert_eq!(sink.status().rows_dropped, 0);
 }
+
+/// `submit --wait` without a daemon runs the job in the CLI's own engine: its row is written
+/// before the command exits.
+#[test]
+fn an_embedded_submit_wait_writes_its_row_before_exiting() {
+    let pg = Schema::new("embedded");
+    let sb = Sandbox::new().env("POSTGRES_URL", &pg.url);
+    let (code, v) = sb.json(&["submit", "embedded [fake:sleep=0]", "--wait", "--json"]);
+    assert_eq!(code, 0, "{v}");
+    let id = v["job"]["id"].as_str().expect("id").to_string();
+    let rows = pg
+        .rows("SELECT id::text, status, cost_usd FROM agenticore_jobs")
+        .expect("agenticore_jobs exists");
+    assert_eq!(rows.len(), 1, "{v}");
+    assert_eq!(rows[0].get::<_, String>(0), id);
+    assert_eq!(rows[0].get::<_, String>(1), "succeeded");
+    assert_eq!(rows[0].get::<_, Option<f64>>(2), Some(0.0123));
+}

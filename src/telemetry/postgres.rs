@@ -208,6 +208,25 @@ impl PostgresSink {
         }
     }
 
+    /// Wait until every queued row is written (or dropped), at most `within`. Returns at once
+    /// when the task never started. Rows left are logged.
+    pub async fn flush(&self, within: Duration) {
+        if self.rx.lock().map(|g| g.is_some()).unwrap_or(true) {
+            return;
+        }
+        let deadline = Instant::now() + within;
+        while self.counters.pending.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left = self.counters.pending.load(Ordering::Relaxed);
+        if left > 0 {
+            tracing::warn!(
+                rows = left,
+                "PostgreSQL telemetry: rows not written before the stop"
+            );
+        }
+    }
+
     pub fn status(&self) -> SinkStatus {
         let c = &self.counters;
         SinkStatus {

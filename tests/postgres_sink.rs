@@ -383,3 +383,44 @@ fn an_embedded_submit_wait_writes_its_row_before_exiting() {
     assert_eq!(rows[0].get::<_, String>(1), "succeeded");
     assert_eq!(rows[0].get::<_, Option<f64>>(2), Some(0.0123));
 }
+
+/// Rows PostgreSQL refuses (here a CHECK constraint) are dropped and counted, not retried
+/// forever; the rows after them are written.
+#[test]
+fn rows_postgresql_refuses_are_dropped_and_counted() {
+    let pg = Schema::new("refused");
+    let url = pg.url.clone();
+    pg.block_on(async move {
+        agenticore::telemetry::postgres::migrate_url(&url)
+            .await
+            .expect("migrate")
+    });
+    pg.rows("ALTER TABLE agenticore_jobs ADD CONSTRAINT no_poison CHECK (task <> 'poison')")
+        .expect("constraint");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sink = agenticore::telemetry::PostgresSink::new(&pg.url).expect("sink");
+    let wait = |what: &str, ok: &dyn Fn(agenticore::telemetry::SinkStatus) -> bool| {
+        let t0 = Instant::now();
+        loop {
+            let s = sink.status();
+            if ok(s) {
+                return s;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "{what}: {s:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    rt.block_on(async {
+        sink.start();
+        sink.send(&finished_job("poison"));
+    });
+    let s = wait("refused", &|s| s.rows_dropped == 1);
+    assert_eq!((s.rows_written, s.pending_rows, s.up), (0, 0, true));
+    rt.block_on(async { sink.send(&finished_job("fine")) });
+    wait("next row written", &|s| {
+        s.rows_written == 1 && s.pending_rows == 0
+    });
+    let rows = pg.rows("SELECT task FROM agenticore_jobs").expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, String>(0), "fine");
+}

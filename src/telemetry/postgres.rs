@@ -299,22 +299,31 @@ async fn run(url: String, mut rx: mpsc::Receiver<JobRow>, counters: Arc<Counters
                 tracing::debug!(rows = n, "PostgreSQL telemetry: rows written");
                 batch.clear();
             }
-            Err(e) if c.is_closed() => {
-                // The connection broke: keep the batch, reconnect.
-                counters.up.store(false, Ordering::Relaxed);
-                tracing::warn!(url = %masked, "PostgreSQL telemetry: connection lost ({e}); retrying");
-                down_logged = true;
-                client = None;
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
             Err(e) => {
-                // PostgreSQL refused the rows themselves: retrying would loop forever.
-                let n = batch.len() as u64;
-                counters.dropped.fetch_add(n, Ordering::Relaxed);
-                counters.pending.fetch_sub(n, Ordering::Relaxed);
-                tracing::error!(rows = n, "PostgreSQL telemetry: rows refused, dropped: {e}");
-                batch.clear();
+                // PostgreSQL refused the rows themselves when the connection still answers:
+                // retrying them would loop forever. Otherwise the connection broke: keep the
+                // batch and reconnect.
+                let alive = !c.is_closed()
+                    && tokio::time::timeout(CONNECT_TIMEOUT, c.simple_query("SELECT 1"))
+                        .await
+                        .is_ok_and(|r| r.is_ok());
+                if alive {
+                    let n = batch.len() as u64;
+                    counters.dropped.fetch_add(n, Ordering::Relaxed);
+                    counters.pending.fetch_sub(n, Ordering::Relaxed);
+                    tracing::error!(rows = n, "PostgreSQL telemetry: rows refused, dropped: {e}");
+                    batch.clear();
+                } else {
+                    counters.up.store(false, Ordering::Relaxed);
+                    tracing::warn!(
+                        url = %masked,
+                        "PostgreSQL telemetry: connection lost ({e}); rows kept, retrying"
+                    );
+                    down_logged = true;
+                    client = None;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
             }
         }
     }

@@ -229,7 +229,7 @@ pub const VARIABLES: &[EnvVar] = &[
     secret(
         "POSTGRES_URL",
         "PostgreSQL",
-        "PostgreSQL URL of the telemetry sink.",
+        "PostgreSQL URL of the telemetry sink: every finished job becomes a row of agenticore_jobs (options=-c search_path=SCHEMA picks the schema). Unset: no sink.",
     ),
     var(
         "AGENTICORE_HOME",

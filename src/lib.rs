@@ -14,5 +14,6 @@ pub mod profile;
 pub mod server;
 pub mod signals;
 pub mod store;
+pub mod telemetry;
 pub mod tui;
 mod yaml_loc;

@@ -87,6 +87,9 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
                 .inner
                 .metrics
                 .job_ended(&done.spec.profile, status, seconds, &done.progress);
+            if let Some(sink) = &engine.inner.telemetry {
+                sink.send(&done);
+            }
             journal
                 .note(serde_json::json!({"event": "status", "status": status, "error": detail}))
                 .await;

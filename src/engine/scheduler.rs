@@ -51,6 +51,8 @@ const STOPPED_REASON: &str = "cancelled: agenticore stopped before the job finis
 const TICK: Duration = Duration::from_millis(250);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+/// Longest the scheduler waits, when it stops, for the PostgreSQL sink to write its rows.
+const TELEMETRY_FLUSH: Duration = Duration::from_secs(3);
 
 impl Engine {
     /// Run the scheduler until `mode` says stop or `shutdown` fires. On shutdown, running
@@ -70,6 +72,7 @@ impl Engine {
         // A serving engine (daemon, worker) announces itself and hands unstarted jobs back
         // when it stops; an embedded `submit --wait` only runs its own job.
         let serving = !matches!(mode, RunMode::Only(_));
+        self.start_telemetry();
         // Results an earlier process on this home could not write go first: before any reap
         // would call those jobs interrupted.
         self.replay_unsaved().await;
@@ -191,6 +194,10 @@ impl Engine {
         self.stop_running(tasks, drain, serving).await;
         if serving && let Err(e) = self.inner.store.leave(&self.inner.node).await {
             tracing::debug!("could not sign this node off: {e}");
+        }
+        // Rows of the jobs that just ended: give the PostgreSQL sink a moment to write them.
+        if let Some(t) = &self.inner.telemetry {
+            t.flush(TELEMETRY_FLUSH).await;
         }
     }
 

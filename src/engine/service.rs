@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::job::{Job, JobId, JobSpec, Mode};
 use crate::profile::Profiles;
 use crate::store::{CancelOutcome, JobStore, ListFilter, Page, StoreError};
+use crate::telemetry::{PostgresSink, SinkStatus};
 
 /// Longest task text accepted (bytes).
 pub const MAX_TASK_BYTES: usize = 256 * 1024;
@@ -81,6 +82,8 @@ pub(crate) struct Inner {
     pub link: Mutex<StoreLink>,
     /// What this engine counted (`/metrics`).
     pub metrics: JobMetrics,
+    /// Where finished jobs go besides the store (`POSTGRES_URL`), when configured.
+    pub telemetry: Option<PostgresSink>,
 }
 
 /// The job engine. Cheap to clone.
@@ -97,6 +100,11 @@ impl Engine {
         let git = Git::new().with_token(config.github.token.clone().map(super::git::Secret::new));
         let repos = RepoCache::new(config.repos.root.clone(), git.clone());
         let (events, _) = broadcast::channel(1024);
+        let telemetry = config.postgres.url.as_deref().and_then(|url| {
+            PostgresSink::new(url)
+                .map_err(|e| tracing::warn!("PostgreSQL telemetry disabled: {e}"))
+                .ok()
+        });
         Engine {
             inner: Arc::new(Inner {
                 node: node_name(),
@@ -115,6 +123,7 @@ impl Engine {
                 releasing: CancellationToken::new(),
                 link: Mutex::new(StoreLink::Up),
                 metrics: JobMetrics::default(),
+                telemetry,
             }),
         }
     }
@@ -138,6 +147,19 @@ impl Engine {
     /// What this engine counted since it started.
     pub fn metrics(&self) -> super::metrics::MetricsSnapshot {
         self.inner.metrics.snapshot()
+    }
+
+    /// The PostgreSQL sink's counters, when `POSTGRES_URL` is set.
+    pub fn telemetry_status(&self) -> Option<SinkStatus> {
+        self.inner.telemetry.as_ref().map(PostgresSink::status)
+    }
+
+    /// Start the PostgreSQL sink's task (connect and migrate) now rather than at the first
+    /// finished job. A no-op without `POSTGRES_URL` or outside a Tokio runtime.
+    pub fn start_telemetry(&self) {
+        if let Some(t) = &self.inner.telemetry {
+            t.start();
+        }
     }
 
     /// Progress of every job this engine runs.

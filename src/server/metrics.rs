@@ -225,7 +225,43 @@ async fn render(state: &AppState) -> String {
     for (profile, n) in &m.turns {
         out.sample("agenticore_turns_total", &[("profile", profile)], *n as f64);
     }
+    if let Some(t) = engine.telemetry_status() {
+        postgres_sink(&mut out, &t);
+    }
     out.text
+}
+
+/// The PostgreSQL sink's counters (only when `POSTGRES_URL` is set).
+fn postgres_sink(out: &mut Exposition, t: &crate::telemetry::SinkStatus) {
+    for (name, kind, help, value) in [
+        (
+            "agenticore_postgres_rows_written_total",
+            "counter",
+            "Finished-job rows this node wrote to PostgreSQL.",
+            t.rows_written as f64,
+        ),
+        (
+            "agenticore_postgres_rows_dropped_total",
+            "counter",
+            "Finished-job rows this node dropped (queue full, or refused by PostgreSQL).",
+            t.rows_dropped as f64,
+        ),
+        (
+            "agenticore_postgres_pending_rows",
+            "gauge",
+            "Finished-job rows queued for PostgreSQL, not written yet.",
+            t.pending_rows as f64,
+        ),
+        (
+            "agenticore_postgres_up",
+            "gauge",
+            "1 when this node's last attempt to reach PostgreSQL succeeded.",
+            if t.up { 1.0 } else { 0.0 },
+        ),
+    ] {
+        out.family(name, kind, help);
+        out.sample(name, &[], value);
+    }
 }
 
 /// The text format: `# HELP` and `# TYPE` once per family, then `name{labels} value` lines.

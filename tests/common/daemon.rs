@@ -84,3 +84,31 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+impl Daemon {
+    /// Like `start`, but the daemon's log (stderr) goes to `log`.
+    pub fn start_logging(sb: &Sandbox, extra: &[&str], log: &std::path::Path) -> Daemon {
+        let file = std::fs::File::create(log).expect("log file");
+        let mut child = sb
+            .cmd()
+            .args(["serve"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(file)
+            .spawn()
+            .expect("start serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read url");
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
+            }
+        });
+        let url = line.trim().rsplit(' ').next().expect("url").to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        Daemon { child, url }
+    }
+}

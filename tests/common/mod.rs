@@ -228,5 +228,6 @@ pub fn bare_remote(dir: &Path) -> String {
 }
 pub mod daemon;
 pub mod jobs;
+pub mod postgres;
 pub mod redis_prefix;
 pub mod server;

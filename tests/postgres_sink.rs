@@ -262,19 +262,8 @@ fn unreachable_postgres_never_slows_jobs_and_shows_pending_rows() {
 }
 
 fn finished_job(task: &str) -> agenticore::job::Job {
-    use agenticore::job::{Job, JobSpec, JobState, Mode};
-    let mut j = Job::new(JobSpec {
-        task: task.into(),
-        repo_url: None,
-        base_ref: None,
-        profile: "code".into(),
-        session_id: None,
-        timeout_seconds: None,
-        mode: Mode::FireAndForget,
-        ttl_seconds: 60,
-        keep_worktree_on_failure: false,
-    });
-    j.state = JobState::Succeeded {
+    let mut j = common::jobs::new_job(task);
+    j.state = agenticore::job::JobState::Succeeded {
         started_at: j.created_at,
         ended_at: j.created_at + chrono::Duration::seconds(2),
         exit_code: 0,

@@ -49,10 +49,14 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
     progress.ran_on = Some(engine.node().to_string());
     let outcome = match run_claimed(&engine, &job, &mut progress, cancel_rx).await {
         Ended::Ran(outcome) => outcome,
-        Ended::Released => {
-            hand_back(&engine, id, &mut journal).await;
-            return;
-        }
+        Ended::Released => match hand_back(&engine, id, &mut journal).await {
+            HandedBack::Done => return,
+            // Its cancel was asked meanwhile: it must not run elsewhere; it ends here.
+            HandedBack::CancelAsked => Outcome::Cancelled {
+                exit_code: None,
+                reason: "cancelled by user".into(),
+            },
+        },
     };
     let status = outcome.status();
     let detail = match &outcome {
@@ -131,8 +135,16 @@ fn finish_here(engine: &Engine, id: JobId) {
     engine.inner.wake.notify_one();
 }
 
+/// What became of a job a stopping engine tried to hand back.
+enum HandedBack {
+    /// Back in the queue, or no longer this engine's: nothing more to do here.
+    Done,
+    /// Still running here with its cancel asked: the caller ends it as cancelled.
+    CancelAsked,
+}
+
 /// A claimed job that never started goes back to the queue (the engine is stopping).
-async fn hand_back(engine: &Engine, id: JobId, journal: &mut JobLog) {
+async fn hand_back(engine: &Engine, id: JobId, journal: &mut JobLog) -> HandedBack {
     match engine.inner.store.release(id, engine.node()).await {
         Ok(true) => {
             tracing::info!(job = %id, "handed back to the queue: agenticore is stopping");
@@ -150,41 +162,23 @@ async fn hand_back(engine: &Engine, id: JobId, journal: &mut JobLog) {
             );
         }
         Ok(false) => {
-            // Not ours any more, or its cancel was asked: a cancelled job ends here, cancelled.
-            let cancelled = matches!(
+            // Not ours any more, or its cancel was asked (release refuses those).
+            let cancel_asked = matches!(
                 engine.inner.store.get(id).await,
                 Ok(Some(Job { state: crate::job::JobState::Running { ref node, cancel_requested: true, .. }, .. }))
                     if node == engine.node()
             );
-            if cancelled {
-                let outcome = Outcome::Cancelled {
-                    exit_code: None,
-                    reason: "cancelled by user".into(),
-                };
-                let progress = Progress {
-                    ran_on: Some(engine.node().to_string()),
-                    ..Progress::default()
-                };
-                engine
-                    .record_final(Unsaved {
-                        id,
-                        progress,
-                        outcome,
-                    })
-                    .await;
-                journal
-                    .note(serde_json::json!({"event": "status", "status": "cancelled",
-                        "error": "cancelled by user"}))
-                    .await;
-            } else {
-                tracing::debug!(job = %id, "not handed back: no longer running here");
+            if cancel_asked {
+                return HandedBack::CancelAsked;
             }
+            tracing::debug!(job = %id, "not handed back: no longer running here");
         }
         // Still `running` on this node: once it is gone, the job is reaped (and re-queued
         // with `requeue_interrupted`).
         Err(e) => tracing::warn!(job = %id, "could not hand the job back to the queue: {e}"),
     }
     finish_here(engine, id);
+    HandedBack::Done
 }
 
 /// How a claimed job's run ended.

@@ -329,15 +329,6 @@ impl Engine {
         }
     }
 
-    /// Is the store answering (not down, nor just back)? For `/health`.
-    pub fn store_is_steady(&self) -> bool {
-        self.inner
-            .link
-            .lock()
-            .map(|l| matches!(*l, StoreLink::Up))
-            .unwrap_or(true)
-    }
-
     /// Say we are alive (a serving engine), renew our leases, pick up cancels requested
     /// elsewhere, and reap dead owners' jobs.
     async fn heartbeat_and_reap(&self, serving: bool) {

@@ -15,19 +15,30 @@ pub struct Daemon {
 impl Daemon {
     /// `agenticore serve EXTRA...` (give `--port 0` for a free port).
     pub fn start(sb: &Sandbox, extra: &[&str]) -> Daemon {
+        Self::spawn(sb, extra, Stdio::null())
+    }
+
+    /// Like `start`, but the daemon's log (stderr) goes to `log`.
+    pub fn start_logging(sb: &Sandbox, extra: &[&str], log: &std::path::Path) -> Daemon {
+        let file = std::fs::File::create(log).expect("log file");
+        Self::spawn(sb, extra, Stdio::from(file))
+    }
+
+    /// Read the URL from the first line it prints; keep draining stdout so later prints never
+    /// hit a closed pipe.
+    fn spawn(sb: &Sandbox, extra: &[&str], stderr: Stdio) -> Daemon {
         let mut child = sb
             .cmd()
             .args(["serve"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
         reader.read_line(&mut line).expect("read url");
-        // Keep reading, so later prints never hit a closed pipe.
         std::thread::spawn(move || {
             let mut sink = String::new();
             while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
@@ -82,33 +93,5 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    /// Like `start`, but the daemon's log (stderr) goes to `log`.
-    pub fn start_logging(sb: &Sandbox, extra: &[&str], log: &std::path::Path) -> Daemon {
-        let file = std::fs::File::create(log).expect("log file");
-        let mut child = sb
-            .cmd()
-            .args(["serve"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(file)
-            .spawn()
-            .expect("start serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("read url");
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink.clear();
-            }
-        });
-        let url = line.trim().rsplit(' ').next().expect("url").to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-        Daemon { child, url }
     }
 }

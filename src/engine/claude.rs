@@ -85,7 +85,68 @@ pub struct OtelEnv {
     pub protocol: String,
     pub log_prompts: bool,
     pub log_tool_details: bool,
+    /// agenticore's own OTLP receiver (`serve`'s `/v1/*`), to recognise an endpoint that
+    /// points at it.
+    pub receiver: Option<OwnReceiver>,
 }
+
+/// Where agenticore's own OTLP receiver listens, and the job's ingest token for it.
+#[derive(Clone)]
+pub struct OwnReceiver {
+    /// Host names that reach it besides loopback ones (the bind host, this host's name).
+    pub hosts: Vec<String>,
+    pub port: u16,
+    /// Sent as `x-agenticore-job-token` (only to this receiver), when API keys are on.
+    pub job_token: Option<String>,
+}
+
+impl std::fmt::Debug for OwnReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnReceiver")
+            .field("hosts", &self.hosts)
+            .field("port", &self.port)
+            .field("job_token", &self.job_token.as_ref().map(|_| "****"))
+            .finish()
+    }
+}
+
+impl OwnReceiver {
+    /// Does `endpoint` (an OTLP base URL) point at this receiver?
+    pub fn is(&self, endpoint: &str) -> bool {
+        let Some((scheme, rest)) = endpoint.trim().split_once("://") else {
+            return false;
+        };
+        let default_port = match scheme.to_ascii_lowercase().as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return false,
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host_port = authority.rsplit('@').next().unwrap_or_default();
+        let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+            let (h, tail) = v6.split_once(']').unwrap_or((v6, ""));
+            (h, tail.strip_prefix(':'))
+        } else {
+            match host_port.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (host_port, None),
+            }
+        };
+        let port = match port {
+            None | Some("") => default_port,
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) => p,
+                Err(_) => return false,
+            },
+        };
+        port == self.port
+            && (crate::server::auth::is_loopback(host)
+                || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+    }
+}
+
+/// The OTLP headers variable: ours first, then any the profile set.
+const OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 
 /// A value of `OTEL_RESOURCE_ATTRIBUTES` (W3C baggage syntax): percent-encode what is not a
 /// plain printable character, and the separators `,` `;` `=` `%` and quotes.
@@ -142,6 +203,9 @@ pub fn child_env(
     for (k, v) in &extra.profile_env {
         env.insert(k.clone(), v.clone());
     }
+    if let Some(receiver) = extra.otel.as_ref().and_then(|o| o.receiver.as_ref()) {
+        aim_at_own_receiver(&mut env, receiver);
+    }
     if extra.otel.is_some() {
         // Every data point joins to its job: ours first, then what the profile adds (its
         // values win for keys it repeats, as OTEL reads the list left to right).
@@ -162,6 +226,29 @@ pub fn child_env(
     }
     env.insert(super::proctree::JOB_ENV.to_string(), extra.job_id.clone());
     env
+}
+
+/// When the final endpoint (after the profile's `env`) is agenticore's own receiver: it speaks
+/// OTLP/HTTP only, so gRPC becomes `http/protobuf`; and the job's ingest token goes in the
+/// headers. An endpoint elsewhere never gets the token.
+fn aim_at_own_receiver(env: &mut BTreeMap<String, String>, receiver: &OwnReceiver) {
+    let own = env
+        .get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .is_some_and(|e| receiver.is(e));
+    if !own {
+        return;
+    }
+    if env.get("OTEL_EXPORTER_OTLP_PROTOCOL").map(String::as_str) == Some("grpc") {
+        env.insert("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/protobuf".into());
+    }
+    if let Some(token) = &receiver.job_token {
+        let ours = format!("{}={token}", crate::telemetry::job_token::HEADER);
+        let value = match env.get(OTLP_HEADERS).filter(|v| !v.trim().is_empty()) {
+            Some(theirs) => format!("{ours},{theirs}"),
+            None => ours,
+        };
+        env.insert(OTLP_HEADERS.into(), value);
+    }
 }
 
 /// Claude's final `result` event.
@@ -473,6 +560,7 @@ mod tests {
                     protocol: "grpc".into(),
                     log_prompts: false,
                     log_tool_details: true,
+                    receiver: None,
                 }),
                 ..Default::default()
             },
@@ -505,6 +593,7 @@ mod tests {
                     protocol: "http/json".into(),
                     log_prompts: false,
                     log_tool_details: false,
+                    receiver: None,
                 }),
                 profile_env,
                 ..Default::default()
@@ -527,5 +616,72 @@ mod tests {
         );
         assert!(!off.contains_key("OTEL_RESOURCE_ATTRIBUTES"));
         assert!(!off.contains_key("CLAUDE_CODE_ENABLE_TELEMETRY"));
+    }
+
+    fn with_receiver(
+        endpoint: &str,
+        protocol: &str,
+        profile_env: &[(&str, &str)],
+    ) -> BTreeMap<String, String> {
+        child_env(
+            Vec::new(),
+            &ChildEnv {
+                job_id: "j1".into(),
+                profile: "code".into(),
+                otel: Some(OtelEnv {
+                    endpoint: endpoint.into(),
+                    protocol: protocol.into(),
+                    log_prompts: false,
+                    log_tool_details: false,
+                    receiver: Some(OwnReceiver {
+                        hosts: vec!["agenticore".into()],
+                        port: 8200,
+                        job_token: Some("tok.abc".into()),
+                    }),
+                }),
+                profile_env: profile_env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn only_agenticores_own_receiver_gets_the_job_token_and_http() {
+        let own = with_receiver("http://127.0.0.1:8200", "grpc", &[]);
+        assert_eq!(own["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/protobuf");
+        assert_eq!(own[OTLP_HEADERS], "x-agenticore-job-token=tok.abc");
+        let named = with_receiver(
+            "http://agenticore:8200/",
+            "http/json",
+            &[(OTLP_HEADERS, "a=b")],
+        );
+        assert_eq!(named["OTEL_EXPORTER_OTLP_PROTOCOL"], "http/json");
+        assert_eq!(named[OTLP_HEADERS], "x-agenticore-job-token=tok.abc,a=b");
+        // A collector, another port, or a profile that points elsewhere: no token, protocol kept.
+        for (endpoint, env) in [
+            ("http://otel-collector:4317", vec![]),
+            ("http://127.0.0.1:4318", vec![]),
+            (
+                "http://127.0.0.1:8200",
+                vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "https://vendor.example")],
+            ),
+        ] {
+            let e = with_receiver(endpoint, "grpc", &env);
+            assert_eq!(e["OTEL_EXPORTER_OTLP_PROTOCOL"], "grpc", "{endpoint}");
+            assert!(!e.contains_key(OTLP_HEADERS), "{endpoint}");
+        }
+        let r = OwnReceiver {
+            hosts: vec![],
+            port: 80,
+            job_token: Some("secret".into()),
+        };
+        assert!(
+            r.is("http://[::1]") && r.is("http://u:p@localhost/x") && !r.is("https://localhost")
+        );
+        assert!(!r.is("localhost:80") && !r.is("http://localhost:x"));
+        assert!(!format!("{r:?}").contains("secret"));
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::claude::{self, ChildEnv, OtelEnv};
+use super::claude::{self, ChildEnv, OtelEnv, OwnReceiver};
 use super::events::EventKind;
 use super::finals::{Recorded, Unsaved};
 use super::gh::Gh;
@@ -528,6 +528,28 @@ fn resolve_program(binary: &str) -> Result<PathBuf, String> {
         })
 }
 
+/// agenticore's own OTLP receiver as this node's `serve` would run it, with the job's ingest
+/// token when API keys are on (signed with the first key, as `serve` verifies it).
+fn own_receiver(cfg: &crate::config::Config, job: JobId) -> OwnReceiver {
+    use crate::telemetry::job_token;
+    let mut hosts = vec![cfg.server.host.clone()];
+    if let Ok(h) = nix::unistd::gethostname() {
+        hosts.extend(h.into_string().ok());
+    }
+    let key = cfg
+        .server
+        .api_keys
+        .iter()
+        .map(|k| k.trim())
+        .find(|k| !k.is_empty());
+    OwnReceiver {
+        hosts,
+        port: cfg.server.port,
+        job_token: key
+            .map(|k| job_token::sign(&job_token::key_digest(k.as_bytes()), job.as_uuid())),
+    }
+}
+
 fn build_plan(
     engine: &Engine,
     job: &Job,
@@ -560,6 +582,7 @@ fn build_plan(
                 protocol: cfg.otel.protocol.clone(),
                 log_prompts: cfg.otel.log_prompts,
                 log_tool_details: cfg.otel.log_tool_details,
+                receiver: Some(own_receiver(cfg, job.id)),
             }),
             profile_env: profile.env().clone(),
         },

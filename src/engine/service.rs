@@ -154,6 +154,11 @@ impl Engine {
         self.inner.telemetry.as_ref().map(PostgresSink::status)
     }
 
+    /// The PostgreSQL sink, when `POSTGRES_URL` is set (the OTLP receiver queues into it).
+    pub fn telemetry_sink(&self) -> Option<&PostgresSink> {
+        self.inner.telemetry.as_ref()
+    }
+
     /// Start the PostgreSQL sink's task (connect and migrate) now rather than at the first
     /// finished job. A no-op without `POSTGRES_URL` or outside a Tokio runtime.
     pub fn start_telemetry(&self) {

@@ -11,18 +11,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::AppState;
+use crate::telemetry::job_token::{self, KeyDigest};
 
 /// The routes open without a key.
 const PUBLIC_PATHS: &[&str] = &["/health"];
 
 /// The seed's message of a refused request.
 pub const UNAUTHORIZED_MESSAGE: &str = "Invalid or missing API key";
-
-type KeyDigest = [u8; 32];
 
 /// The accepted keys (never logged, never in Debug output).
 pub struct ApiKeys {
@@ -55,6 +54,17 @@ impl ApiKeys {
         }
         std::hint::black_box(any) == 1 && !candidate.is_empty()
     }
+
+    /// The OTLP ingest token of `job` (signed with the first key), when keys are on.
+    pub fn job_token(&self, job: Uuid) -> Option<String> {
+        self.digests.first().map(|k| job_token::sign(k, job))
+    }
+
+    /// The job of an ingest token signed with any of the keys.
+    pub fn verify_job_token(&self, token: &[u8]) -> Option<Uuid> {
+        let token = std::str::from_utf8(token).ok()?;
+        job_token::verify(&self.digests, token)
+    }
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -64,7 +74,7 @@ impl std::fmt::Debug for ApiKeys {
 }
 
 fn digest(bytes: &[u8]) -> KeyDigest {
-    Sha256::digest(bytes).into()
+    job_token::key_digest(bytes)
 }
 
 /// 1 when the two digests are equal, else 0, without an early exit.
@@ -95,12 +105,25 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-/// Middleware: refuse requests without a valid key when keys are configured.
-pub async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let public = PUBLIC_PATHS.contains(&req.uri().path())
-        || (req.uri().path() == "/metrics" && state.engine.config().server.metrics_public);
+/// Middleware: refuse requests without a valid key when keys are configured. The OTLP routes
+/// (`/v1/*`) also take a job's ingest token (`x-agenticore-job-token`), and mark the request
+/// with that job ([`super::otlp::IngestJob`]).
+pub async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let public = PUBLIC_PATHS.contains(&path)
+        || (path == "/metrics" && state.engine.config().server.metrics_public);
     if !state.keys.enabled() || public {
         return next.run(req).await;
+    }
+    if super::otlp::is_otlp_path(path) {
+        let job = req
+            .headers()
+            .get(job_token::HEADER)
+            .and_then(|t| state.keys.verify_job_token(t.as_bytes()));
+        if let Some(job) = job {
+            req.extensions_mut().insert(super::otlp::IngestJob(job));
+            return next.run(req).await;
+        }
     }
     if presented_keys(req.headers(), req.uri().query())
         .iter()
@@ -205,6 +228,24 @@ mod tests {
         assert!(!keys.accepts(b""));
         assert!(!ApiKeys::new(vec![String::new()]).enabled());
         assert_eq!(format!("{keys:?}"), "ApiKeys(2 keys)");
+    }
+
+    #[test]
+    fn a_job_token_verifies_under_any_key_and_only_for_its_job() {
+        let keys = ApiKeys::new(vec!["k1".into(), "k2".into()]);
+        let job = Uuid::new_v4();
+        let token = keys.job_token(job).expect("keys on");
+        assert!(!token.contains("k1"));
+        assert_eq!(keys.verify_job_token(token.as_bytes()), Some(job));
+        let rotated = ApiKeys::new(vec!["k3".into(), "k1".into()]);
+        assert_eq!(rotated.verify_job_token(token.as_bytes()), Some(job));
+        let gone = ApiKeys::new(vec!["k2".into()]);
+        assert_eq!(gone.verify_job_token(token.as_bytes()), None);
+        let other = Uuid::new_v4();
+        let forged = token.replacen(&job.to_string(), &other.to_string(), 1);
+        assert_eq!(keys.verify_job_token(forged.as_bytes()), None);
+        assert_eq!(ApiKeys::new(vec![]).job_token(job), None);
+        assert_eq!(keys.verify_job_token(b"\xff"), None);
     }
 
     #[test]

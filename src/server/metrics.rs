@@ -225,6 +225,7 @@ async fn render(state: &AppState) -> String {
     for (profile, n) in &m.turns {
         out.sample("agenticore_turns_total", &[("profile", profile)], *n as f64);
     }
+    otlp_receiver(&mut out, &state.otlp);
     if let Some(t) = engine.telemetry_status() {
         postgres_sink(&mut out, &t);
     }
@@ -258,9 +259,62 @@ fn postgres_sink(out: &mut Exposition, t: &crate::telemetry::SinkStatus) {
             "1 when this node's last attempt to reach PostgreSQL succeeded.",
             if t.up { 1.0 } else { 0.0 },
         ),
+        (
+            "agenticore_postgres_telemetry_rows_written_total",
+            "counter",
+            "OTLP rows (metric points, events, spans) this node wrote to PostgreSQL.",
+            t.telemetry_rows_written as f64,
+        ),
+        (
+            "agenticore_postgres_telemetry_rows_dropped_total",
+            "counter",
+            "OTLP rows this node dropped (queue full, or refused by PostgreSQL).",
+            t.telemetry_rows_dropped as f64,
+        ),
+        (
+            "agenticore_postgres_telemetry_pending_rows",
+            "gauge",
+            "OTLP rows queued for PostgreSQL, not written yet.",
+            t.telemetry_pending_rows as f64,
+        ),
     ] {
         out.family(name, kind, help);
         out.sample(name, &[], value);
+    }
+}
+
+/// The OTLP receiver's counters (`/v1/metrics`, `/v1/logs`, `/v1/traces`).
+fn otlp_receiver(out: &mut Exposition, c: &super::otlp::OtlpCounters) {
+    use crate::telemetry::otlp::Signal;
+    out.family(
+        "agenticore_otlp_requests_total",
+        "counter",
+        "OTLP export requests this node received, by signal and answer \
+         (accepted, partial, malformed, unavailable).",
+    );
+    for s in Signal::ALL {
+        for (answer, n) in c.requests(s) {
+            out.sample(
+                "agenticore_otlp_requests_total",
+                &[("signal", s.as_str()), ("answer", answer)],
+                n as f64,
+            );
+        }
+    }
+    out.family(
+        "agenticore_otlp_items_total",
+        "counter",
+        "OTLP items (metric points, log records, spans) received, by signal and outcome: \
+         queued for PostgreSQL, rejected (no POSTGRES_URL), dropped (queue full).",
+    );
+    for s in Signal::ALL {
+        for (outcome, n) in c.items(s) {
+            out.sample(
+                "agenticore_otlp_items_total",
+                &[("signal", s.as_str()), ("outcome", outcome)],
+                n as f64,
+            );
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod events;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;
+pub mod otlp;
 pub mod rest;
 
 use std::future::Future;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The `Host` headers `/mcp` accepts (default: loopback names).
     pub mcp_hosts: Arc<mcp::AllowedHosts>,
+    /// The OTLP receiver's counters (`/metrics`).
+    pub otlp: Arc<otlp::OtlpCounters>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             pod_name: pod_name.into(),
             shutdown: CancellationToken::new(),
             mcp_hosts: Arc::new(mcp::AllowedHosts::default()),
+            otlp: Arc::new(otlp::OtlpCounters::default()),
         }
     }
 
@@ -56,11 +60,13 @@ impl AppState {
     }
 }
 
-/// The whole application: routes, MCP at `/mcp`, auth (on `/mcp` too), body limit, JSON errors
-/// (not on `/mcp`, whose errors are MCP's), request logging.
+/// The whole application: routes, MCP at `/mcp`, the OTLP receiver at `/v1/*`, auth (on both
+/// too), body limit, JSON errors (not on `/mcp` and `/v1/*`, whose errors are MCP's and OTLP's),
+/// request logging.
 pub fn router(state: AppState) -> Router {
     let mcp = mcp::http_service(&state);
     rest::router(state.clone())
+        .merge(otlp::router(state.clone()))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/metrics", get(metrics::metrics).with_state(state.clone()))
         .nest_service("/mcp", mcp)
@@ -90,12 +96,12 @@ pub async fn serve(
 
 /// A safety net: any error answer that is not JSON (an axum rejection that slipped through, a
 /// handler returning a bare status) becomes an `ErrorBody` with the same status and headers.
-/// MCP's answers (`/mcp`) are left as rmcp made them, but for the 401 of the auth middleware,
-/// which is JSON already.
+/// MCP's answers (`/mcp`) are left as rmcp made them and OTLP's (`/v1/*`) as the OTLP spec
+/// asks, but for the 401 of the auth middleware, which is JSON already.
 async fn json_errors(req: Request, next: Next) -> Response {
-    let is_mcp = is_mcp_path(req.uri().path());
+    let own_errors = is_mcp_path(req.uri().path()) || otlp::is_otlp_path(req.uri().path());
     let resp = next.run(req).await;
-    if is_mcp {
+    if own_errors {
         return resp;
     }
     let status = resp.status();

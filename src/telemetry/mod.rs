@@ -1,10 +1,20 @@
-//! Telemetry that leaves the node: a PostgreSQL sink of finished jobs (`POSTGRES_URL`).
+//! Telemetry that leaves the node, and telemetry that comes in.
 //!
-//! The engine hands each finished job to the sink with a non-blocking `try_send`; one
-//! background task batches the rows and writes them. A job is never slowed down or failed
-//! because of the sink: when its queue is full, rows are dropped and counted.
+//! - [`postgres`]: the PostgreSQL sink (`POSTGRES_URL`). The engine hands each finished job to
+//!   it with a non-blocking send; background tasks batch the rows and write them. A job is never
+//!   slowed down or failed because of the sink: when its queue is full, rows are dropped and
+//!   counted.
+//! - [`otlp`]: decoding OTLP/HTTP requests (JSON or protobuf, gzip or not) into the
+//!   `opentelemetry-proto` messages, and the answers the OTLP spec asks for.
+//! - [`otel_rows`]: flattening those messages into rows linked to their job.
+//! - [`job_token`]: the per-job ingest token a job's Claude sends its telemetry with.
 
+pub mod job_token;
 mod migrations;
+pub mod otel_rows;
+mod otel_sql;
+pub mod otlp;
+mod pg_lane;
 pub mod postgres;
 
-pub use postgres::{JobRow, PostgresSink, SinkError, SinkStatus};
+pub use postgres::{JobRow, PostgresSink, Refused, SinkError, SinkStatus};

@@ -1,33 +1,33 @@
-//! The PostgreSQL sink: a bounded queue, one background task that batches rows (up to
-//! `BATCH_ROWS` or `BATCH_WAIT`) and upserts each batch in one transaction, reconnecting with
-//! back-off while PostgreSQL is down. Rows it holds while PostgreSQL is down stay queued
-//! (bounded by `QUEUE_ROWS` plus one batch) and are written when it comes back.
+//! The PostgreSQL sink (`POSTGRES_URL`): two write lanes ([`super::pg_lane`]), each with its
+//! own queue, batches and connection: finished jobs (`agenticore_jobs`, upserted) and Claude's
+//! OTLP telemetry (`agenticore_otel_*`, appended). Rows held while PostgreSQL is down stay
+//! queued, within each lane's budget, and are written when it comes back.
 
+use std::future::Future;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
 use super::migrations;
+use super::otel_rows::TelemetryRows;
+use super::otel_sql::TelemetryWriter;
+pub use super::pg_lane::{BATCH_WAIT, Refused};
+use super::pg_lane::{Lane, LaneWriter};
 use crate::config::mask_url;
 use crate::job::Job;
 
-/// Rows the queue holds before `send` drops them.
+/// Job rows the queue holds before `send` drops them.
 pub const QUEUE_ROWS: usize = 10_000;
-/// Most rows written in one transaction.
+/// Most job rows written in one transaction.
 pub const BATCH_ROWS: usize = 100;
-/// How long a batch waits for more rows after its first one.
-pub const BATCH_WAIT: Duration = Duration::from_secs(1);
-/// Longest a connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Telemetry rows (metric points, events, spans) the queue holds before it refuses more.
+pub const TELEMETRY_QUEUE_ROWS: usize = 100_000;
+/// Most telemetry rows written in one transaction.
+pub const TELEMETRY_BATCH_ROWS: usize = 5_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -110,31 +110,44 @@ impl From<&Job> for JobRow {
 /// What the sink did since it started (`/metrics`, `/health`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SinkStatus {
+    /// Job rows.
     pub rows_written: u64,
     pub rows_dropped: u64,
-    /// Rows queued or held, not written yet.
+    /// Job rows queued or held, not written yet.
     pub pending_rows: u64,
-    /// Whether the last attempt to reach PostgreSQL succeeded.
+    /// Whether the last attempt to reach PostgreSQL succeeded (the job lane's connection).
     pub up: bool,
+    /// Telemetry rows (metric data points, events, spans).
+    pub telemetry_rows_written: u64,
+    pub telemetry_rows_dropped: u64,
+    pub telemetry_pending_rows: u64,
 }
 
-#[derive(Default)]
-struct Counters {
-    written: AtomicU64,
-    dropped: AtomicU64,
-    pending: AtomicU64,
-    up: AtomicBool,
-    /// A burst of drops is under way (its warning was logged).
-    dropping: AtomicBool,
+/// The job lane.
+struct JobWriter;
+
+impl LaneWriter for JobWriter {
+    type Item = JobRow;
+    const WHAT: &'static str = "job rows";
+
+    fn rows(_: &JobRow) -> u64 {
+        1
+    }
+
+    fn write<'a>(
+        client: &'a mut Client,
+        items: &'a [JobRow],
+    ) -> impl Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a {
+        write(client, items)
+    }
 }
 
-/// The sink. Cheap to share; the background task starts on `start` (or the first `send`
+/// The sink. Cheap to share; the background tasks start on `start` (or the first `send`
 /// inside a Tokio runtime).
 pub struct PostgresSink {
     url: String,
-    tx: mpsc::Sender<JobRow>,
-    rx: Mutex<Option<mpsc::Receiver<JobRow>>>,
-    counters: Arc<Counters>,
+    jobs: Lane<JobWriter>,
+    telemetry: Lane<TelemetryWriter>,
 }
 
 impl std::fmt::Debug for PostgresSink {
@@ -154,219 +167,61 @@ impl PostgresSink {
             url: mask_url(url),
             reason: e.to_string(),
         })?;
-        let (tx, rx) = mpsc::channel(QUEUE_ROWS);
         Ok(PostgresSink {
             url: url.to_string(),
-            tx,
-            rx: Mutex::new(Some(rx)),
-            counters: Arc::new(Counters::default()),
+            jobs: Lane::new(url, QUEUE_ROWS as u64, BATCH_ROWS as u64),
+            telemetry: Lane::new(
+                url,
+                TELEMETRY_QUEUE_ROWS as u64,
+                TELEMETRY_BATCH_ROWS as u64,
+            ),
         })
     }
 
-    /// Spawn the background task, once; a no-op outside a Tokio runtime or when started.
+    /// Spawn the background tasks, once; a no-op outside a Tokio runtime or when started.
     pub fn start(&self) {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let rx = match self.rx.lock() {
-            Ok(mut g) => g.take(),
-            Err(_) => None,
-        };
-        if let Some(rx) = rx {
-            tracing::info!(url = %mask_url(&self.url), "PostgreSQL telemetry sink started");
-            handle.spawn(run(self.url.clone(), rx, self.counters.clone()));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tracing::info!(url = %mask_url(&self.url), "PostgreSQL sink starting");
         }
+        self.jobs.start();
+        self.telemetry.start();
     }
 
     /// Queue a finished job's row. Never blocks: a full queue drops the row (counted, and
     /// warned about once per burst).
     pub fn send(&self, job: &Job) {
-        self.start();
-        let c = &self.counters;
-        c.pending.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(JobRow::from(job)) {
-            Ok(()) => {
-                if c.dropping.swap(false, Ordering::Relaxed) {
-                    tracing::info!("PostgreSQL telemetry queue takes rows again");
-                }
-            }
-            Err(e) => {
-                c.pending.fetch_sub(1, Ordering::Relaxed);
-                c.dropped.fetch_add(1, Ordering::Relaxed);
-                if !c.dropping.swap(true, Ordering::Relaxed) {
-                    let why = match e {
-                        mpsc::error::TrySendError::Full(_) => "its queue is full",
-                        mpsc::error::TrySendError::Closed(_) => "its task stopped",
-                    };
-                    tracing::warn!(
-                        job = %job.id,
-                        dropped_total = c.dropped.load(Ordering::Relaxed),
-                        "PostgreSQL telemetry drops job rows: {why} (PostgreSQL down or slow?)"
-                    );
-                }
-            }
+        // Counted and logged by the lane.
+        let _ = self.jobs.push(JobRow::from(job));
+    }
+
+    /// Queue OTLP rows. Never blocks; refused (and counted as dropped) past the telemetry
+    /// budget, so the receiver can tell its sender to retry later.
+    pub fn send_telemetry(&self, rows: TelemetryRows) -> Result<(), Refused> {
+        if rows.is_empty() {
+            return Ok(());
         }
+        self.telemetry.push(rows)
     }
 
     /// Wait until every queued row is written (or dropped), at most `within`. Returns at once
-    /// when the task never started. Rows left are logged.
+    /// when the tasks never started. Rows left are logged.
     pub async fn flush(&self, within: Duration) {
-        if self.rx.lock().map(|g| g.is_some()).unwrap_or(true) {
-            return;
-        }
         let deadline = Instant::now() + within;
-        while self.counters.pending.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let left = self.counters.pending.load(Ordering::Relaxed);
-        if left > 0 {
-            tracing::warn!(
-                rows = left,
-                "PostgreSQL telemetry: rows not written before the stop"
-            );
-        }
+        tokio::join!(self.jobs.flush(deadline), self.telemetry.flush(deadline));
     }
 
     pub fn status(&self) -> SinkStatus {
-        let c = &self.counters;
+        let j = self.jobs.status();
+        let t = self.telemetry.status();
         SinkStatus {
-            rows_written: c.written.load(Ordering::Relaxed),
-            rows_dropped: c.dropped.load(Ordering::Relaxed),
-            pending_rows: c.pending.load(Ordering::Relaxed),
-            up: c.up.load(Ordering::Relaxed),
+            rows_written: j.rows_written,
+            rows_dropped: j.rows_dropped,
+            pending_rows: j.pending_rows,
+            up: j.up,
+            telemetry_rows_written: t.rows_written,
+            telemetry_rows_dropped: t.rows_dropped,
+            telemetry_pending_rows: t.pending_rows,
         }
-    }
-}
-
-/// The background task: batch, connect (migrating on each new connection), write, repeat.
-async fn run(url: String, mut rx: mpsc::Receiver<JobRow>, counters: Arc<Counters>) {
-    let masked = mask_url(&url);
-    let mut client: Option<Client> = None;
-    let mut backoff = BACKOFF_MIN;
-    // Warn once per outage; note when it ends.
-    let mut down_logged = false;
-    let mut batch: Vec<JobRow> = Vec::with_capacity(BATCH_ROWS);
-    // Connect at start, so the migrations run before the first job ends.
-    let mut open = true;
-    loop {
-        if client.is_none() {
-            match connect(&url).await {
-                Ok(c) => {
-                    client = Some(c);
-                    counters.up.store(true, Ordering::Relaxed);
-                    backoff = BACKOFF_MIN;
-                    if down_logged {
-                        tracing::info!(url = %masked, "PostgreSQL telemetry: reachable again");
-                        down_logged = false;
-                    }
-                }
-                Err(e) => {
-                    counters.up.store(false, Ordering::Relaxed);
-                    if !down_logged {
-                        tracing::warn!(
-                            url = %masked,
-                            "PostgreSQL telemetry: cannot reach PostgreSQL ({e}); rows are kept \
-                             (up to {QUEUE_ROWS}) and retried"
-                        );
-                        down_logged = true;
-                    } else {
-                        tracing::debug!(url = %masked, "PostgreSQL telemetry: still down: {e}");
-                    }
-                    if !open && batch.is_empty() {
-                        return;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    continue;
-                }
-            }
-        }
-        if batch.is_empty() {
-            if !open {
-                return;
-            }
-            open = fill(&mut rx, &mut batch).await;
-            if batch.is_empty() {
-                continue;
-            }
-        }
-        let Some(c) = client.as_mut() else { continue };
-        match write(c, &batch).await {
-            Ok(()) => {
-                let n = batch.len() as u64;
-                counters.written.fetch_add(n, Ordering::Relaxed);
-                counters.pending.fetch_sub(n, Ordering::Relaxed);
-                tracing::debug!(rows = n, "PostgreSQL telemetry: rows written");
-                batch.clear();
-            }
-            Err(e) => {
-                // PostgreSQL refused the rows themselves when the connection still answers:
-                // retrying them would loop forever. Otherwise the connection broke: keep the
-                // batch and reconnect.
-                let alive = !c.is_closed()
-                    && tokio::time::timeout(CONNECT_TIMEOUT, c.simple_query("SELECT 1"))
-                        .await
-                        .is_ok_and(|r| r.is_ok());
-                if alive {
-                    let n = batch.len() as u64;
-                    counters.dropped.fetch_add(n, Ordering::Relaxed);
-                    counters.pending.fetch_sub(n, Ordering::Relaxed);
-                    tracing::error!(rows = n, "PostgreSQL telemetry: rows refused, dropped: {e}");
-                    batch.clear();
-                } else {
-                    counters.up.store(false, Ordering::Relaxed);
-                    tracing::warn!(
-                        url = %masked,
-                        "PostgreSQL telemetry: connection lost ({e}); rows kept, retrying"
-                    );
-                    down_logged = true;
-                    client = None;
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                }
-            }
-        }
-    }
-}
-
-/// Wait for a first row, then up to `BATCH_WAIT` for more, up to `BATCH_ROWS`. False once
-/// the queue is closed (the engine is gone).
-async fn fill(rx: &mut mpsc::Receiver<JobRow>, batch: &mut Vec<JobRow>) -> bool {
-    match rx.recv().await {
-        Some(r) => batch.push(r),
-        None => return false,
-    }
-    let deadline = Instant::now() + BATCH_WAIT;
-    while batch.len() < BATCH_ROWS {
-        tokio::select! {
-            r = rx.recv() => match r {
-                Some(r) => batch.push(r),
-                None => return false,
-            },
-            _ = tokio::time::sleep_until(deadline) => break,
-        }
-    }
-    true
-}
-
-async fn connect(url: &str) -> Result<Client, String> {
-    let attempt = async {
-        let (mut client, conn) = tokio_postgres::connect(url, NoTls)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("PostgreSQL telemetry connection ended: {e}");
-            }
-        });
-        migrations::migrate(&mut client)
-            .await
-            .map_err(|e| format!("migrations failed: {e}"))?;
-        Ok(client)
-    };
-    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())),
     }
 }
 

@@ -1,0 +1,216 @@
+//! The OTLP/HTTP receiver on the `serve` port: `POST /v1/metrics`, `/v1/logs`, `/v1/traces`,
+//! protobuf or JSON, gzip/deflate or not. Claude Code can export straight to it, or an
+//! OpenTelemetry Collector can forward to it (`otlphttp` exporter). What it takes goes to the
+//! PostgreSQL sink (`agenticore_otel_metrics`, `_events`, `_spans`), linked to its job.
+//!
+//! Answers follow the OTLP/HTTP specification: 200 with an `Export*ServiceResponse` (a
+//! partial success names what was not kept and why), 400 for a body that does not decode,
+//! 413 past [`MAX_BODY_BYTES`], 415 for another media type, 503 with `Retry-After` while the
+//! sink's queue is full; errors carry a `google.rpc.Status` in the request's encoding.
+//!
+//! Auth: an API key as on every route, or (here only) a job's ingest token
+//! ([`crate::telemetry::job_token`]); rows sent with a token belong to the token's job.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use uuid::Uuid;
+
+use super::AppState;
+use crate::telemetry::Refused;
+use crate::telemetry::otel_rows::flatten;
+use crate::telemetry::otlp::{
+    DecodeError, Encoding, MAX_BODY_BYTES, Signal, code, decode, error_body, success_body,
+};
+
+/// Seconds a sender is asked to wait when the sink's queue is full.
+const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// Set by the auth middleware when the request came with a valid job ingest token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestJob(pub Uuid);
+
+/// Is `path` one of the receiver's routes?
+pub fn is_otlp_path(path: &str) -> bool {
+    Signal::ALL.iter().any(|s| s.path() == path)
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new();
+    for s in Signal::ALL {
+        r = r.route(
+            s.path(),
+            post(move |st: State<AppState>, req: Request| ingest(st, s, req)),
+        );
+    }
+    r.with_state(state)
+}
+
+const ANSWERS: [&str; 4] = ["accepted", "partial", "malformed", "unavailable"];
+const OUTCOMES: [&str; 3] = ["queued", "rejected", "dropped"];
+
+/// Counters for `/metrics`, per signal.
+#[derive(Debug, Default)]
+pub struct OtlpCounters {
+    requests: [[AtomicU64; ANSWERS.len()]; 3],
+    items: [[AtomicU64; OUTCOMES.len()]; 3],
+    /// "No POSTGRES_URL" was logged.
+    told_no_sink: AtomicBool,
+}
+
+fn index(s: Signal) -> usize {
+    match s {
+        Signal::Metrics => 0,
+        Signal::Logs => 1,
+        Signal::Traces => 2,
+    }
+}
+
+impl OtlpCounters {
+    fn request(&self, s: Signal, answer: &str) {
+        if let Some(i) = ANSWERS.iter().position(|a| *a == answer) {
+            self.requests[index(s)][i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn item(&self, s: Signal, outcome: &str, n: usize) {
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+            self.items[index(s)][i].fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// `(answer, requests)` of signal `s`.
+    pub fn requests(&self, s: Signal) -> Vec<(&'static str, u64)> {
+        let row = &self.requests[index(s)];
+        ANSWERS
+            .iter()
+            .zip(row)
+            .map(|(a, n)| (*a, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// `(outcome, items)` of signal `s`.
+    pub fn items(&self, s: Signal) -> Vec<(&'static str, u64)> {
+        let row = &self.items[index(s)];
+        OUTCOMES
+            .iter()
+            .zip(row)
+            .map(|(o, n)| (*o, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+/// The message of a partial success when nothing can be stored.
+pub const NO_SINK_MESSAGE: &str =
+    "agenticore has no POSTGRES_URL: telemetry is received but not stored";
+
+fn answer(status: StatusCode, encoding: Encoding, body: Vec<u8>) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(encoding.content_type()),
+    );
+    resp
+}
+
+fn error(status: StatusCode, encoding: Encoding, code: i32, message: String) -> Response {
+    answer(status, encoding, error_body(encoding, code, &message))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> Response {
+    let counters = &state.otlp;
+    let forced = req.extensions().get::<IngestJob>().map(|j| j.0);
+    let (parts, body) = req.into_parts();
+    let content_type = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or_default();
+    let encoding = match Encoding::from_content_type(content_type) {
+        Ok(e) => e,
+        Err(e) => {
+            counters.request(signal, "malformed");
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Encoding::Json,
+                code::INVALID_ARGUMENT,
+                e.to_string(),
+            );
+        }
+    };
+    let bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            counters.request(signal, "malformed");
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                encoding,
+                code::INVALID_ARGUMENT,
+                DecodeError::TooLarge.to_string(),
+            );
+        }
+    };
+    let content_encoding = header_str(&parts.headers, header::CONTENT_ENCODING);
+    let export = match decode(signal, encoding, content_encoding, &bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            counters.request(signal, "malformed");
+            let status = match e {
+                DecodeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                DecodeError::MediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                DecodeError::ContentEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                DecodeError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            };
+            tracing::debug!(signal = signal.as_str(), "OTLP request refused: {e}");
+            return error(status, encoding, code::INVALID_ARGUMENT, e.to_string());
+        }
+    };
+    let items = export.items();
+    let Some(sink) = state.engine.telemetry_sink() else {
+        if !counters.told_no_sink.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "OTLP telemetry received, but POSTGRES_URL is not set: it is not stored \
+                 (senders are told so in each answer)"
+            );
+        }
+        counters.request(signal, "partial");
+        counters.item(signal, "rejected", items);
+        let rejected = i64::try_from(items).unwrap_or(i64::MAX);
+        return answer(
+            StatusCode::OK,
+            encoding,
+            success_body(signal, encoding, rejected, NO_SINK_MESSAGE),
+        );
+    };
+    match sink.send_telemetry(flatten(&export, forced)) {
+        Ok(()) => {
+            counters.request(signal, "accepted");
+            counters.item(signal, "queued", items);
+            answer(
+                StatusCode::OK,
+                encoding,
+                success_body(signal, encoding, 0, ""),
+            )
+        }
+        Err(why) => {
+            counters.request(signal, "unavailable");
+            counters.item(signal, "dropped", items);
+            let mut resp = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                encoding,
+                code::UNAVAILABLE,
+                why.to_string(),
+            );
+            if why == Refused::QueueFull {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            resp
+        }
+    }
+}

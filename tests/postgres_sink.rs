@@ -172,8 +172,8 @@ fn daemon_jobs_land_in_postgres_with_their_values() {
     let versions = pg
         .rows("SELECT version FROM agenticore_schema_migrations ORDER BY version")
         .expect("migrations table");
-    assert_eq!(versions.len(), 1);
-    assert_eq!(versions[0].get::<_, i32>(0), 1);
+    let versions: Vec<i32> = versions.iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, [1, 2]);
 
     let m = metrics(&d);
     assert_eq!(
@@ -205,8 +205,8 @@ fn migrations_are_idempotent_and_race_free() {
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(
         a + b,
-        1,
-        "exactly one of two racing starts applies migration 1"
+        2,
+        "each migration is applied by exactly one of two racing starts"
     );
     assert_eq!(c.expect("third"), 0, "a later start applies nothing");
     let tables = pg
@@ -217,7 +217,16 @@ fn migrations_are_idempotent_and_race_free() {
         ))
         .expect("tables");
     let names: Vec<String> = tables.iter().map(|r| r.get(0)).collect();
-    assert_eq!(names, ["agenticore_jobs", "agenticore_schema_migrations"]);
+    assert_eq!(
+        names,
+        [
+            "agenticore_jobs",
+            "agenticore_otel_events",
+            "agenticore_otel_metrics",
+            "agenticore_otel_spans",
+            "agenticore_schema_migrations"
+        ]
+    );
 }
 
 #[test]

@@ -52,6 +52,11 @@ pub async fn run(a: ServeArgs) -> CliResult {
         .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
 
     let max = config.repos.max_parallel_jobs;
+    // Jobs recognise an OTEL endpoint that points at this server's own receiver by the
+    // address it really listens on (`--host`/`--port`, port 0 resolved).
+    let mut config = config;
+    config.server.host = host.clone();
+    config.server.port = local.port();
     let engine = open_engine(config).await?;
     let hosts_setting = std::env::var(MCP_ALLOWED_HOSTS_ENV).ok();
     let mcp_hosts = AllowedHosts::resolve(hosts_setting.as_deref(), &host);

@@ -355,6 +355,66 @@ if [ $RC -eq 0 ] && [ "$(jget "$TMP/j11.json" status)" = succeeded ] && [ "$SEEN
   ok "error mid-stream: claude asked again ($SEEN), job succeeded with the whole text (${SECS}s)"
 else bad "error mid-stream rc=$RC seen='$SEEN' $(head -c 600 "$TMP/j11.json") $(tail -3 "$TMP/j11.err")"; fi
 
+# 12. Telemetry: an agenticore daemon with POSTGRES_URL is Claude's OTLP endpoint. Over
+#    http/json with an API key (Claude sends the job's ingest token) and over http/protobuf
+#    without keys (rows name their job by OTEL_RESOURCE_ATTRIBUTES), SELECT by job id gives
+#    the job's cost, its token counts and its api_request / tool_result events.
+#    PostgreSQL is reached over its unix socket (the loopback-only namespace cannot reach
+#    127.0.0.1:5432 of the host) unless AGENTICORE_TEST_POSTGRES_URL names one.
+PG_SOCKET_DIR="${PG_SOCKET_DIR:-/var/run/postgresql}"
+if [ -n "${AGENTICORE_TEST_POSTGRES_URL:-}" ]; then PG_BASE="$AGENTICORE_TEST_POSTGRES_URL"
+else PG_BASE="postgresql://postgres@$(printf %s "$PG_SOCKET_DIR" | sed 's|/|%2F|g')/test"; fi
+PG_SCHEMA="agenticore_e2e_otel_$$"
+pg() { psql "$PG_BASE" -v ON_ERROR_STOP=1 -tAqc "SET search_path TO $PG_SCHEMA; $1" 2>>"$TMP/psql.err"; }
+otel_job() { # n protocol key: run one job against a fresh daemon; job JSON in $TMP/j<n>.json
+  local n="$1" proto="$2" key="$3" port
+  port="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  start_mock "$SCRIPTS/commit-a-file.json"
+  AGENTICORE_API_KEYS="$key" POSTGRES_URL="$PG_BASE?options=-c%20search_path%3D$PG_SCHEMA" \
+    AGENTICORE_OTEL_ENABLED=true OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$port" \
+    OTEL_EXPORTER_OTLP_PROTOCOL="$proto" \
+    "$BIN" serve --port "$port" >"$TMP/otel$n.out" 2>"$TMP/otel$n.err" &
+  DAEMON=$!
+  for _ in $(seq 100); do [ -s "$TMP/otel$n.out" ] && break; sleep 0.05; done
+  AGENTICORE_URL="http://127.0.0.1:$port" AGENTICORE_API_KEY="$key" \
+    "$BIN" submit "create hello.txt and commit it" --repo "$REPO" --profile e2e --wait --json \
+    >"$TMP/j$n.json" 2>"$TMP/j$n.err"
+  RC=$?
+  JOB="$(jget "$TMP/j$n.json" id)"
+}
+otel_rows_ok() { # n: the job's rows add up to its cost; its events are there (waits up to 20 s)
+  local n="$1" cost want got events tokens
+  want="$(jget "$TMP/j$n.json" cost_usd)"
+  for _ in $(seq 200); do
+    got="$(pg "SELECT round(sum(value)::numeric, 6) FROM agenticore_otel_metrics WHERE job_id = '$JOB' AND name = 'claude_code.cost.usage'")"
+    events="$(pg "SELECT string_agg(DISTINCT name, ',' ORDER BY name) FROM agenticore_otel_events WHERE job_id = '$JOB'")"
+    tokens="$(pg "SELECT sum(value) FROM agenticore_otel_metrics WHERE job_id = '$JOB' AND name = 'claude_code.token.usage'")"
+    [ -n "$got" ] && echo "$events" | grep -q api_request && echo "$events" | grep -q tool_result && break
+    sleep 0.1
+  done
+  cost="$("$PY" -c 'import sys; print("%.6f" % float(sys.argv[1] or "nan"))' "$want" 2>/dev/null)"
+  OTEL_SEEN="cost job=$want rows=$got tokens=$tokens events=$events"
+  [ -n "$got" ] && [ "$got" = "$cost" ] && [ "${tokens:-0}" != 0 ] \
+    && echo "$events" | grep -q api_request && echo "$events" | grep -q tool_result
+}
+if pg "SELECT 1" >/dev/null && psql "$PG_BASE" -qc "CREATE SCHEMA $PG_SCHEMA" 2>>"$TMP/psql.err"; then
+  KEY="e2e-otel-$RANDOM$RANDOM"
+  otel_job 12 http/json "$KEY"
+  kill "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; stop_mock
+  if [ "$RC" -eq 0 ] && otel_rows_ok 12 && ! grep -q "$KEY" "$TMP/j12.json" \
+     && ! grep -q "x-agenticore-job-token" "$TMP/j12.json"; then
+    ok "Claude's OTEL over http/json to agenticore (job token): SELECT by job id gives its cost, tokens, events ($OTEL_SEEN)"
+  else bad "otel http/json rc=$RC $OTEL_SEEN $(tail -3 "$TMP/j12.err") $(tail -5 "$TMP/otel12.err") $(tail -3 "$TMP/psql.err")"; fi
+  otel_job 13 http/protobuf ""
+  kill "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; stop_mock
+  if [ "$RC" -eq 0 ] && otel_rows_ok 13; then
+    ok "Claude's OTEL over http/protobuf to agenticore (resource attributes): SELECT by job id gives its cost, tokens, events ($OTEL_SEEN)"
+  else bad "otel http/protobuf rc=$RC $OTEL_SEEN $(tail -3 "$TMP/j13.err") $(tail -5 "$TMP/otel13.err") $(tail -3 "$TMP/psql.err")"; fi
+  psql "$PG_BASE" -qc "DROP SCHEMA $PG_SCHEMA CASCADE" 2>>"$TMP/psql.err"
+else
+  bad "telemetry: no PostgreSQL at $PG_BASE (set AGENTICORE_TEST_POSTGRES_URL): $(tail -3 "$TMP/psql.err")"
+fi
+
 echo "$PASS passed, $FAIL failed"
 [ -z "${KEEP_TMP:-}" ] && rm -rf "$TMP"
 [ "$FAIL" -eq 0 ]

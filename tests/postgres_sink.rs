@@ -283,7 +283,7 @@ fn finished_job(task: &str) -> agenticore::job::Job {
 /// A PostgreSQL that is down at first (nothing listens on the port), then comes back (a TCP
 /// proxy to the real one starts on that port): the rows the sink held are written, once each.
 #[test]
-fn rows_held_while_postgres_is_down_are_written_when_it_comes_back() {
+fn rows_held_while_postgres_is_down_or_cut_off_are_written_when_it_comes_back() {
     use std::str::FromStr;
     use tokio_postgres::config::Host;
 
@@ -322,46 +322,99 @@ fn rows_held_while_postgres_is_down_are_written_when_it_comes_back() {
             std::thread::sleep(Duration::from_millis(100));
         }
     };
+    // Claude's telemetry waits in its own lane: two metric points.
+    let points = || {
+        let export = agenticore::telemetry::otlp::decode(
+            agenticore::telemetry::otlp::Signal::Metrics,
+            agenticore::telemetry::otlp::Encoding::Json,
+            None,
+            METRICS_JSON.as_bytes(),
+        )
+        .expect("decodes");
+        agenticore::telemetry::otel_rows::flatten(&export, Some(jobs[0].id.as_uuid()))
+    };
     rt.block_on(async {
         sink.start();
         for j in &jobs {
             sink.send(j);
         }
+        sink.send_telemetry(points()).expect("queued");
     });
-    wait("down, holding 3 rows", &|s| !s.up && s.pending_rows == 3);
+    wait("down, holding 3 job rows and 2 telemetry rows", &|s| {
+        !s.up && s.pending_rows == 3 && s.telemetry_pending_rows == 2
+    });
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(sink.status().rows_written, 0);
 
     // PostgreSQL "comes back".
-    rt.spawn(async move {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bind the proxy port");
-        loop {
-            let Ok((mut inbound, _)) = listener.accept().await else {
-                return;
-            };
-            let target = target.clone();
-            tokio::spawn(async move {
-                if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                }
-            });
-        }
-    });
+    let first = rt.spawn(proxy(port, target.clone()));
     wait("written after the comeback", &|s| {
-        s.up && s.rows_written == 3 && s.pending_rows == 0
+        s.up && s.rows_written == 3
+            && s.pending_rows == 0
+            && s.telemetry_rows_written == 2
+            && s.telemetry_pending_rows == 0
     });
     // A replayed result updates its row instead of adding one.
     rt.block_on(async { sink.send(&jobs[0]) });
     wait("replay written", &|s| {
         s.rows_written == 4 && s.pending_rows == 0
     });
+
+    // PostgreSQL goes away mid-run (every open connection cut): rows wait, then land.
+    first.abort();
+    let _ = rt.block_on(first);
+    rt.block_on(async {
+        sink.send(&jobs[1]);
+        sink.send_telemetry(points()).expect("queued");
+    });
+    wait("held after the cut", &|s| {
+        s.pending_rows == 1 && s.telemetry_pending_rows == 2
+    });
+    let _proxy = rt.spawn(proxy(port, target));
+    wait("written after the second comeback", &|s| {
+        s.up && s.rows_written == 5
+            && s.telemetry_rows_written == 4
+            && s.telemetry_pending_rows == 0
+    });
     let rows = pg
         .rows("SELECT id::text FROM agenticore_jobs")
         .expect("rows");
     assert_eq!(rows.len(), 3);
-    assert_eq!(sink.status().rows_dropped, 0);
+    let points = pg
+        .rows("SELECT job_id::text FROM agenticore_otel_metrics")
+        .expect("rows");
+    assert_eq!(points.len(), 4);
+    assert!(
+        points
+            .iter()
+            .all(|r| r.get::<_, Option<String>>(0) == Some(jobs[0].id.to_string()))
+    );
+    let s = sink.status();
+    assert_eq!((s.rows_dropped, s.telemetry_rows_dropped), (0, 0));
+}
+
+const METRICS_JSON: &str = r#"{"resourceMetrics":[{"resource":{"attributes":[]},"scopeMetrics":[
+    {"metrics":[{"name":"claude_code.cost.usage","unit":"USD","sum":{"aggregationTemporality":1,
+      "dataPoints":[{"asDouble":0.5,"timeUnixNano":"1795503174417000000"},
+                    {"asDouble":0.25,"timeUnixNano":"1795503174417000000"}]}}]}]}]}"#;
+
+/// A TCP proxy to PostgreSQL on `port`; aborting it cuts every connection it carries.
+async fn proxy(port: u16, target: String) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind the proxy port");
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            return;
+        };
+        let target = target.clone();
+        conns.spawn(async move {
+            if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+            }
+        });
+    }
 }
 
 /// `submit --wait` without a daemon runs the job in the CLI's own engine: its row is written

@@ -232,9 +232,13 @@ async fn routes_answer_the_seed_shapes() {
         "/health",
         "/stats",
         "/openapi.json",
+        "/v1/metrics",
+        "/v1/logs",
+        "/v1/traces",
     ] {
         assert!(paths.iter().any(|x| x == p), "{p} missing from {paths:?}");
     }
+    assert!(v["paths"]["/v1/logs"]["post"]["responses"]["415"].is_object());
     assert!(v["paths"]["/jobs"]["post"].is_object());
     assert!(v["paths"]["/jobs/{id}"]["delete"].is_object());
     assert!(

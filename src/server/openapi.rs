@@ -52,6 +52,38 @@ impl Modify for Security {
 #[allow(dead_code)]
 fn job_events_doc() {}
 
+macro_rules! otlp_doc {
+    ($name:ident, $path:literal, $what:literal) => {
+        #[doc = concat!("OTLP/HTTP export of ", $what, " (the OTLP specification's request and answer).")]
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "telemetry",
+            description = concat!(
+                "An OTLP/HTTP export request of ", $what, ", as `application/x-protobuf` or ",
+                "`application/json` (optionally `Content-Encoding: gzip` or `deflate`, 16 MiB at ",
+                "most). Stored in PostgreSQL (`POSTGRES_URL`), linked to the job. Takes an API key, ",
+                "or the job ingest token agenticore gives each job's Claude ",
+                "(`x-agenticore-job-token`, valid on these routes only)."
+            ),
+            request_body(content((Vec<u8> = "application/x-protobuf"), (Vec<u8> = "application/json"))),
+            responses(
+                (status = 200, description = "Taken; a partialSuccess names what was not stored and why (no POSTGRES_URL)", content((Vec<u8> = "application/x-protobuf"), (Vec<u8> = "application/json"))),
+                (status = 400, description = "The body does not decode (a google.rpc.Status in the request's encoding)", body = Vec<u8>),
+                (status = 401, description = "Missing or wrong API key or job token", body = UnauthorizedBody),
+                (status = 413, description = "Larger than 16 MiB (after decompression)", body = Vec<u8>),
+                (status = 415, description = "Another Content-Type or Content-Encoding", body = Vec<u8>),
+                (status = 503, description = "The PostgreSQL queue is full: retry after Retry-After seconds", body = Vec<u8>),
+            )
+        )]
+        #[allow(dead_code)]
+        fn $name() {}
+    };
+}
+otlp_doc!(otlp_metrics_doc, "/v1/metrics", "metrics");
+otlp_doc!(otlp_logs_doc, "/v1/logs", "logs (Claude Code's events)");
+otlp_doc!(otlp_traces_doc, "/v1/traces", "traces");
+
 /// This document.
 #[utoipa::path(
     get,
@@ -90,6 +122,9 @@ pub async fn openapi_json() -> Response {
         rest::get_stats,
         rest::health,
         super::metrics::metrics,
+        otlp_metrics_doc,
+        otlp_logs_doc,
+        otlp_traces_doc,
         openapi_json,
     ),
     components(schemas(

@@ -122,7 +122,7 @@ fn error(status: StatusCode, encoding: Encoding, code: i32, message: String) -> 
     answer(status, encoding, error_body(encoding, code, &message))
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

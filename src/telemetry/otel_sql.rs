@@ -1,8 +1,6 @@
 //! Writing OTLP rows: one `INSERT ... SELECT FROM unnest(...)` per table and batch (column
 //! arrays, not one statement per row), all tables of a batch in one transaction.
 
-use std::future::Future;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio_postgres::{Client, Transaction};
@@ -22,17 +20,15 @@ impl LaneWriter for TelemetryWriter {
         item.len() as u64
     }
 
-    fn write<'a>(
-        client: &'a mut Client,
-        items: &'a [TelemetryRows],
-    ) -> impl Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a {
-        async move {
-            let tx = client.transaction().await?;
-            metrics(&tx, items.iter().flat_map(|r| &r.metrics).collect()).await?;
-            events(&tx, items.iter().flat_map(|r| &r.events).collect()).await?;
-            spans(&tx, items.iter().flat_map(|r| &r.spans).collect()).await?;
-            tx.commit().await
-        }
+    async fn write(
+        client: &mut Client,
+        items: &[TelemetryRows],
+    ) -> Result<(), tokio_postgres::Error> {
+        let tx = client.transaction().await?;
+        metrics(&tx, items.iter().flat_map(|r| &r.metrics).collect()).await?;
+        events(&tx, items.iter().flat_map(|r| &r.events).collect()).await?;
+        spans(&tx, items.iter().flat_map(|r| &r.spans).collect()).await?;
+        tx.commit().await
     }
 }
 

@@ -372,6 +372,39 @@ mod tests {
         assert!(!s.up);
     }
 
+    fn points(n: usize) -> TelemetryRows {
+        use crate::telemetry::otlp::{Encoding, Signal, decode};
+        let json = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m",
+            "gauge":{"dataPoints":[{"asDouble":1}]}}]}]}]}"#;
+        let e = decode(Signal::Metrics, Encoding::Json, None, json.as_bytes()).expect("json");
+        let one = crate::telemetry::otel_rows::flatten(&e, None);
+        TelemetryRows {
+            metrics: vec![one.metrics[0].clone(); n],
+            ..TelemetryRows::default()
+        }
+    }
+
+    #[test]
+    fn a_full_telemetry_queue_refuses_whole_requests_and_leaves_job_rows_alone() {
+        let sink = PostgresSink::new("postgres://u:pw@127.0.0.1:1/x").expect("url");
+        assert_eq!(
+            sink.send_telemetry(points(TELEMETRY_QUEUE_ROWS - 1)),
+            Ok(())
+        );
+        assert_eq!(sink.send_telemetry(points(2)), Err(Refused::QueueFull));
+        assert_eq!(
+            sink.send_telemetry(points(1)),
+            Ok(()),
+            "what fits still goes in"
+        );
+        assert_eq!(sink.send_telemetry(TelemetryRows::default()), Ok(()));
+        sink.send(&job());
+        let s = sink.status();
+        assert_eq!(s.telemetry_pending_rows, TELEMETRY_QUEUE_ROWS as u64);
+        assert_eq!(s.telemetry_rows_dropped, 2);
+        assert_eq!((s.pending_rows, s.rows_dropped), (1, 0));
+    }
+
     #[test]
     fn a_bad_url_is_refused_without_its_password() {
         let e = PostgresSink::new("postgres://u:hunter2@h:notaport/x").expect_err("bad port");

@@ -183,13 +183,13 @@ pub const VARIABLES: &[EnvVar] = &[
         "AGENTICORE_OTEL_ENABLED",
         "OTEL",
         "true",
-        "Give claude the OTEL environment so its telemetry reaches the collector.",
+        "Give claude the OTEL environment (and OTEL_RESOURCE_ATTRIBUTES naming its job) so its telemetry reaches the collector or agenticore.",
     ),
     var(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL",
         "http://otel-collector:4317",
-        "OTLP endpoint claude exports to.",
+        "OTLP endpoint claude exports to: a collector, or agenticore's own serve address (then OTLP/HTTP, with a per-job ingest token).",
     ),
     var(
         "OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -229,7 +229,7 @@ pub const VARIABLES: &[EnvVar] = &[
     secret(
         "POSTGRES_URL",
         "PostgreSQL",
-        "PostgreSQL URL of the telemetry sink: every finished job becomes a row of agenticore_jobs (options=-c search_path=SCHEMA picks the schema). Unset: no sink.",
+        "PostgreSQL URL of the telemetry sink: every finished job becomes a row of agenticore_jobs, and the OTLP serve receives on /v1/* rows of agenticore_otel_metrics, _events and _spans (options=-c search_path=SCHEMA picks the schema). Unset: no sink.",
     ),
     var(
         "AGENTICORE_HOME",

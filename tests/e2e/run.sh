@@ -366,8 +366,15 @@ if [ -n "${AGENTICORE_TEST_POSTGRES_URL:-}" ]; then PG_BASE="$AGENTICORE_TEST_PO
 else PG_BASE="postgresql://postgres@$(printf %s "$PG_SOCKET_DIR" | sed 's|/|%2F|g')/test"; fi
 PG_SCHEMA="agenticore_e2e_otel_$$"
 pg() { psql "$PG_BASE" -v ON_ERROR_STOP=1 -tAqc "SET search_path TO $PG_SCHEMA; $1" 2>>"$TMP/psql.err"; }
-otel_job() { # n protocol key: run one job against a fresh daemon; job JSON in $TMP/j<n>.json
-  local n="$1" proto="$2" key="$3" port
+mkdir -p "$AGENTICORE_HOME/profiles/e2e-traces"
+cat >"$AGENTICORE_HOME/profiles/e2e-traces/profile.yml" <<'YML'
+extends: e2e
+env:
+  OTEL_TRACES_EXPORTER: otlp
+  CLAUDE_CODE_ENHANCED_TELEMETRY_BETA: "1"
+YML
+otel_job() { # n protocol key [profile]: one job against a fresh daemon; job JSON in $TMP/j<n>.json
+  local n="$1" proto="$2" key="$3" profile="${4:-e2e}" port
   port="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   start_mock "$SCRIPTS/commit-a-file.json"
   AGENTICORE_API_KEYS="$key" POSTGRES_URL="$PG_BASE?options=-c%20search_path%3D$PG_SCHEMA" \
@@ -377,7 +384,7 @@ otel_job() { # n protocol key: run one job against a fresh daemon; job JSON in $
   DAEMON=$!
   for _ in $(seq 100); do [ -s "$TMP/otel$n.out" ] && break; sleep 0.05; done
   AGENTICORE_URL="http://127.0.0.1:$port" AGENTICORE_API_KEY="$key" \
-    "$BIN" submit "create hello.txt and commit it" --repo "$REPO" --profile e2e --wait --json \
+    "$BIN" submit "create hello.txt and commit it" --repo "$REPO" --profile "$profile" --wait --json \
     >"$TMP/j$n.json" 2>"$TMP/j$n.err"
   RC=$?
   JOB="$(jget "$TMP/j$n.json" id)"
@@ -405,11 +412,12 @@ if pg "SELECT 1" >/dev/null && psql "$PG_BASE" -qc "CREATE SCHEMA $PG_SCHEMA" 2>
      && ! grep -q "x-agenticore-job-token" "$TMP/j12.json"; then
     ok "Claude's OTEL over http/json to agenticore (job token): SELECT by job id gives its cost, tokens, events ($OTEL_SEEN)"
   else bad "otel http/json rc=$RC $OTEL_SEEN $(tail -3 "$TMP/j12.err") $(tail -5 "$TMP/otel12.err") $(tail -3 "$TMP/psql.err")"; fi
-  otel_job 13 http/protobuf ""
+  otel_job 13 http/protobuf "" e2e-traces
   kill "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null; stop_mock
-  if [ "$RC" -eq 0 ] && otel_rows_ok 13; then
-    ok "Claude's OTEL over http/protobuf to agenticore (resource attributes): SELECT by job id gives its cost, tokens, events ($OTEL_SEEN)"
-  else bad "otel http/protobuf rc=$RC $OTEL_SEEN $(tail -3 "$TMP/j13.err") $(tail -5 "$TMP/otel13.err") $(tail -3 "$TMP/psql.err")"; fi
+  spans="$(pg "SELECT count(*) FILTER (WHERE name = 'claude_code.llm_request') || '/' || count(*) FROM agenticore_otel_spans WHERE job_id = '$JOB' AND trace_id <> ''")"
+  if [ "$RC" -eq 0 ] && otel_rows_ok 13 && [ "${spans%%/*}" -gt 0 ] 2>/dev/null; then
+    ok "Claude's OTEL over http/protobuf to agenticore (resource attributes): SELECT by job id gives its cost, tokens, events, spans ($OTEL_SEEN spans(llm/all)=$spans)"
+  else bad "otel http/protobuf rc=$RC $OTEL_SEEN spans=$spans $(tail -3 "$TMP/j13.err") $(tail -5 "$TMP/otel13.err") $(tail -3 "$TMP/psql.err")"; fi
   psql "$PG_BASE" -qc "DROP SCHEMA $PG_SCHEMA CASCADE" 2>>"$TMP/psql.err"
 else
   bad "telemetry: no PostgreSQL at $PG_BASE (set AGENTICORE_TEST_POSTGRES_URL): $(tail -3 "$TMP/psql.err")"

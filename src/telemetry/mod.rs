@@ -6,5 +6,6 @@
 
 mod migrations;
 pub mod postgres;
+pub mod spans;
 
 pub use postgres::{JobRow, PostgresSink, SinkError, SinkStatus};

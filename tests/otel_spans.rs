@@ -32,6 +32,8 @@ struct Received {
 enum Behaviour {
     /// Answers 200 with an empty ExportTraceServiceResponse.
     Answer,
+    /// Answers 503 to everything.
+    Unavailable,
     /// Accepts connections, reads nothing, never answers.
     Hang,
 }
@@ -57,9 +59,14 @@ impl Collector {
                 *cx.lock().expect("lock") += 1;
                 match behaviour {
                     Behaviour::Hang => held.push(stream),
-                    Behaviour::Answer => {
+                    Behaviour::Answer | Behaviour::Unavailable => {
                         let rx = rx.clone();
-                        std::thread::spawn(move || serve(stream, &rx));
+                        let status = if behaviour == Behaviour::Answer {
+                            "200 OK"
+                        } else {
+                            "503 Service Unavailable"
+                        };
+                        std::thread::spawn(move || serve(stream, &rx, status));
                     }
                 }
             }
@@ -118,7 +125,7 @@ impl Collector {
 }
 
 /// Requests of one connection, one after the other (keep-alive), until it closes.
-fn serve(stream: TcpStream, received: &Mutex<Vec<Received>>) {
+fn serve(stream: TcpStream, received: &Mutex<Vec<Received>>, status: &str) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -159,8 +166,9 @@ fn serve(stream: TcpStream, received: &Mutex<Vec<Received>>) {
             headers,
             body,
         });
-        let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n\
-                      Content-Length: 0\r\n\r\n";
+        let answer = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n"
+        );
         if writer.write_all(answer.as_bytes()).is_err() {
             return;
         }
@@ -358,7 +366,7 @@ fn without_the_endpoint_nothing_is_sent() {
 }
 
 #[test]
-fn a_collector_that_is_down_or_hangs_costs_the_job_nothing() {
+fn a_collector_that_is_down_refuses_or_hangs_costs_the_job_nothing() {
     // Down: a port nothing listens on (any more). The URL's credentials are never shown.
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -383,6 +391,15 @@ fn a_collector_that_is_down_or_hangs_costs_the_job_nothing() {
         "one warning: {err}"
     );
     assert!(err.contains("****@127.0.0.1"), "{err}");
+
+    // Refuses: answers 503.
+    let collector = Collector::start(Behaviour::Unavailable);
+    let sb = Sandbox::new().env("AGENTICORE_OTEL_TRACES_ENDPOINT", &collector.endpoint());
+    let out = sb.run(&["submit", "hi [fake:sleep=0]", "--wait"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!collector.received().is_empty());
+    assert!(err.contains("the collector answered 503"), "{err}");
 
     // Hangs: accepts connections and never answers; the process still exits soon after the job.
     let collector = Collector::start(Behaviour::Hang);

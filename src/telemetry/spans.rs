@@ -165,6 +165,9 @@ impl OtlpHttpExporter {
         let client = reqwest::Client::builder()
             .timeout(EXPORT_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
+            // A collector answers; a redirect would be an error (and must not carry the body
+            // and credentials elsewhere).
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("agenticore/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SpansError::Client(e.without_url().to_string()))?;

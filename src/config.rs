@@ -161,6 +161,9 @@ pub struct OtelConfig {
     pub protocol: String,
     pub log_prompts: bool,
     pub log_tool_details: bool,
+    /// Base OTLP/HTTP endpoint that agenticore's own job spans go to (`{it}/v1/traces`,
+    /// protobuf); `None`: no spans are exported. May hold credentials; Debug masks them.
+    pub traces_endpoint: Option<String>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -232,6 +235,7 @@ const KEYS: &[(&str, &str)] = &[
     ("otel.protocol", "OTEL_EXPORTER_OTLP_PROTOCOL"),
     ("otel.log_prompts", "AGENTICORE_OTEL_LOG_PROMPTS"),
     ("otel.log_tool_details", "AGENTICORE_OTEL_LOG_TOOL_DETAILS"),
+    ("otel.traces_endpoint", "AGENTICORE_OTEL_TRACES_ENDPOINT"),
     ("github.token", "GITHUB_TOKEN"),
     ("github.gh_binary", "AGENTICORE_GH_BINARY"),
     ("github.hosts", "AGENTICORE_GITHUB_HOSTS"),
@@ -416,6 +420,11 @@ impl Config {
                 )?,
                 log_prompts: b.get("otel.log_prompts", false, BOOL, boolean)?,
                 log_tool_details: b.get("otel.log_tool_details", true, BOOL, boolean)?,
+                traces_endpoint: b.opt(
+                    "otel.traces_endpoint",
+                    "an http:// or https:// URL (the OTLP/HTTP endpoint of a collector)",
+                    |s| url_with(s, &["http", "https"]),
+                )?,
             },
             github: GithubConfig {
                 token: b.opt("github.token", "a token", |s| {
@@ -538,6 +547,7 @@ impl Config {
             "otel.protocol" => self.otel.protocol.clone(),
             "otel.log_prompts" => self.otel.log_prompts.to_string(),
             "otel.log_tool_details" => self.otel.log_tool_details.to_string(),
+            "otel.traces_endpoint" => opt(&self.otel.traces_endpoint),
             "github.token" => self
                 .github
                 .token
@@ -560,7 +570,8 @@ fn count_keys(n: usize) -> String {
     }
 }
 
-/// Replace the password of `scheme://user:password@host/...` with `****`. Other text is returned
+/// Replace the password of `scheme://user:password@host/...` with `****`, and the user of
+/// `http(s)://token@host/...` too (a bare user there is usually a token). Other text is returned
 /// unchanged.
 pub fn mask_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
@@ -575,7 +586,13 @@ pub fn mask_url(url: &str) -> String {
     };
     let userinfo = &authority[..at];
     let Some(colon) = userinfo.find(':') else {
-        return url.to_string();
+        let scheme = &url[..scheme_end];
+        if userinfo.is_empty()
+            || !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        {
+            return url.to_string();
+        }
+        return format!("{}{MASK}{}", &url[..rest_start], &rest[at..]);
     };
     format!(
         "{}{}:{MASK}{}",
@@ -618,6 +635,10 @@ impl fmt::Debug for OtelConfig {
             .field("protocol", &self.protocol)
             .field("log_prompts", &self.log_prompts)
             .field("log_tool_details", &self.log_tool_details)
+            .field(
+                "traces_endpoint",
+                &self.traces_endpoint.as_deref().map(mask_url),
+            )
             .finish()
     }
 }
@@ -1024,6 +1045,7 @@ mod tests {
         assert_eq!(c.otel.protocol, "grpc");
         assert!(!c.otel.log_prompts);
         assert!(c.otel.log_tool_details);
+        assert_eq!(c.otel.traces_endpoint, None);
         assert_eq!(c.github.token, None);
         assert_eq!(c.postgres.url, None);
         assert_eq!(c.jobs_db_path(), c.home.join("jobs.db"));
@@ -1067,6 +1089,7 @@ otel:
   protocol: http/protobuf
   log_prompts: true
   log_tool_details: no
+  traces_endpoint: https://collector:4318
 github:
   token: ghp_secret
 postgres:
@@ -1098,6 +1121,10 @@ postgres:
         assert_eq!(c.otel.protocol, "http/protobuf");
         assert!(c.otel.log_prompts);
         assert!(!c.otel.log_tool_details);
+        assert_eq!(
+            c.otel.traces_endpoint.as_deref(),
+            Some("https://collector:4318")
+        );
         assert_eq!(c.github.token.as_deref(), Some("ghp_secret"));
         assert_eq!(c.postgres.url.as_deref(), Some("postgres://u:pgpass@db/x"));
         assert_eq!(
@@ -1259,6 +1286,8 @@ postgres:
             ("AGENTICORE_URL", "ftp://x"),
             ("AGENTICORE_STALL_TIMEOUT", "-1"),
             ("AGENTICORE_DEFAULT_PROFILE", "../etc"),
+            ("AGENTICORE_OTEL_TRACES_ENDPOINT", "grpc://collector:4317"),
+            ("AGENTICORE_OTEL_TRACES_ENDPOINT", "collector:4318"),
         ] {
             let err = Env::new().set(var, val).load().expect_err(var);
             let msg = err.to_string();
@@ -1381,6 +1410,45 @@ postgres:
     }
 
     #[test]
+    fn traces_endpoint() {
+        let c = Env::new().set("AGENTICORE_OTEL_TRACES_ENDPOINT", " http://127.0.0.1:4318 ");
+        let c = c.load().expect("load");
+        assert_eq!(
+            c.otel.traces_endpoint.as_deref(),
+            Some("http://127.0.0.1:4318")
+        );
+        assert_eq!(
+            c.source_of("otel.traces_endpoint"),
+            Source::Env("AGENTICORE_OTEL_TRACES_ENDPOINT")
+        );
+        // Credentials in it are masked wherever it is shown.
+        for (url, secret) in [
+            ("https://u:tracepw@collector:4318", "tracepw"),
+            ("https://tracetok@collector:4318", "tracetok"),
+        ] {
+            let c = Env::new().set("AGENTICORE_OTEL_TRACES_ENDPOINT", url);
+            let c = c.load().expect("load");
+            let shown: String = c.entries().iter().map(|e| e.value.clone()).collect();
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains("****@collector:4318"), "{shown}");
+            let debug = format!("{c:?}");
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        // Only http:// and https://, with a message that says so (and hides the token).
+        let err = Env::new()
+            .set(
+                "AGENTICORE_OTEL_TRACES_ENDPOINT",
+                "grpc://tok@collector:4317",
+            )
+            .load()
+            .expect_err("not http");
+        let msg = err.to_string();
+        assert!(msg.contains("otel.traces_endpoint"), "{msg}");
+        assert!(msg.contains("AGENTICORE_OTEL_TRACES_ENDPOINT"), "{msg}");
+        assert!(msg.contains("an http:// or https:// URL"), "{msg}");
+    }
+
+    #[test]
     fn bad_url_error_masks_password() {
         let env = Env::new().set("POSTGRES_URL", "mysql://root:hunter2@db/x");
         let msg = env.load().expect_err("must fail").to_string();
@@ -1392,6 +1460,14 @@ postgres:
     fn mask_url_cases() {
         assert_eq!(mask_url("redis://redis:6379"), "redis://redis:6379");
         assert_eq!(mask_url("redis://user@h"), "redis://user@h");
+        assert_eq!(
+            mask_url("ssh://git@github.com/o/r"),
+            "ssh://git@github.com/o/r"
+        );
+        // A bare user of an http(s) URL is usually a token.
+        assert_eq!(mask_url("https://tok@host/v1"), "https://****@host/v1");
+        assert_eq!(mask_url("HTTP://tok@host"), "HTTP://****@host");
+        assert_eq!(mask_url("https://host/p@q"), "https://host/p@q");
         assert_eq!(mask_url("https://a:b@h/p@q"), "https://a:****@h/p@q");
         assert_eq!(mask_url("not a url"), "not a url");
     }

@@ -209,6 +209,12 @@ pub const VARIABLES: &[EnvVar] = &[
         "true",
         "Include tool details in claude's telemetry.",
     ),
+    var(
+        "AGENTICORE_OTEL_TRACES_ENDPOINT",
+        "OTEL",
+        "",
+        "OTLP/HTTP endpoint (http:// or https://) that agenticore's own job lifecycle spans go to, as protobuf to {endpoint}/v1/traces. Unset: no spans.",
+    ),
     secret(
         "GITHUB_TOKEN",
         "GitHub",

@@ -23,7 +23,9 @@ mod version;
 mod worker;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
+use agenticore::telemetry::spans::{self, JobSpans};
 use clap::Parser;
 
 pub use args::{Cli, Command};
@@ -89,7 +91,6 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let json_logs =
         matches!(&cli.command, Some(Command::Serve(a)) if a.log_format == args::LogFormat::Json);
-    init_tracing(cli.verbose, cli.quiet, json_logs);
     limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -102,7 +103,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::UNREACHABLE);
         }
     };
+    let job_spans = runs_jobs(&cli)
+        .then(|| start_job_spans(runtime.handle()))
+        .flatten();
+    init_tracing(cli.verbose, cli.quiet, json_logs, job_spans);
     let code = runtime.block_on(async move { dispatch(cli).await });
+    flush_job_spans();
     match code {
         Ok(c) => ExitCode::from(c),
         Err(e) => {
@@ -154,9 +160,50 @@ async fn dispatch(cli: Cli) -> CliResult {
     }
 }
 
-/// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins.
-fn init_tracing(verbose: u8, quiet: bool, json: bool) {
-    use tracing_subscriber::EnvFilter;
+/// Whether `cli` may run jobs in this process: `serve`, the background worker and
+/// `submit --wait` (with the local engine); only those export job spans.
+fn runs_jobs(cli: &Cli) -> bool {
+    match &cli.command {
+        Some(Command::Serve(_) | Command::Worker) => true,
+        Some(Command::Submit(a)) => a.wait,
+        _ => false,
+    }
+}
+
+/// The job spans' exporter when `otel.traces_endpoint` is set. A config that does not load
+/// gives none here: the command itself reports the error.
+fn start_job_spans(runtime: &tokio::runtime::Handle) -> Option<&'static JobSpans> {
+    let config = agenticore::config::Config::load().ok()?;
+    let endpoint = config.otel.traces_endpoint.as_deref()?;
+    let source = spans::SpanSource {
+        instance_id: Some(agenticore::engine::service::node_name()),
+    };
+    match JobSpans::start(endpoint, runtime.clone(), source) {
+        Ok(s) => Some(JOB_SPANS.get_or_init(|| s)),
+        Err(e) => {
+            eprintln!("agenticore: job spans are off: {e}");
+            None
+        }
+    }
+}
+
+/// The job spans' exporter of this process, when it has one.
+static JOB_SPANS: OnceLock<JobSpans> = OnceLock::new();
+
+/// Send the job spans still queued (waiting a few seconds at most); before the process exits,
+/// while the runtime is alive.
+pub(crate) fn flush_job_spans() {
+    if let Some(s) = JOB_SPANS.get() {
+        s.shutdown();
+    }
+}
+
+/// Logs go to stderr; `-v` raises the level, `RUST_LOG` wins. With `job_spans`, the job
+/// lifecycle spans also go to its OTLP exporter (and never to the log).
+fn init_tracing(verbose: u8, quiet: bool, json: bool, job_spans: Option<&JobSpans>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -164,18 +211,25 @@ fn init_tracing(verbose: u8, quiet: bool, json: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("agenticore={level},warn")));
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    if let Ok(off) = format!("{}=off", spans::TARGET).parse() {
+        filter = filter.add_directive(off);
+    }
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(LogOut::new)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    let _ = if json {
-        fmt.json().try_init()
+    let fmt = if json {
+        fmt.json().with_filter(filter).boxed()
     } else {
-        fmt.try_init()
+        fmt.with_filter(filter).boxed()
     };
+    let otel = job_spans.map(JobSpans::layer);
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init();
 }
 
 /// Where log lines go: stderr, except while the dashboard owns the terminal (they would tear

@@ -120,6 +120,7 @@ async fn run_stdio(config: Config, drain_timeout: u64) -> CliResult {
         // A blocking stdin read (when stdin is not a pipe) would hold up the runtime's exit.
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        super::flush_job_spans();
         std::process::exit(match &served {
             Ok(code) => i32::from(*code),
             Err(e) => i32::from(e.code),

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::claude::{self, ChildEnv, OtelEnv, OwnReceiver};
 use super::events::EventKind;
@@ -19,6 +21,7 @@ use super::service::Engine;
 use super::worktree::Worktree;
 use crate::job::{Job, JobId, Outcome, Progress};
 use crate::profile::{OutputFormat, Profile, TemplateVars};
+use crate::telemetry::spans::{self, TARGET};
 
 /// How often progress is written to the store while a job streams events.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
@@ -27,8 +30,14 @@ const GH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Time limit of the auto-PR push.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Run a job that this engine has claimed, to its end.
+/// Run a job that this engine has claimed, to its end, in its `job` span (see
+/// `telemetry::spans`; phases are child spans).
 pub(crate) async fn execute(engine: Engine, job: Job) {
+    let span = spans::job_span(&job, engine.node());
+    execute_in_span(engine, job).instrument(span).await
+}
+
+async fn execute_in_span(engine: Engine, job: Job) {
     let id = job.id;
     let (cancel_tx, cancel_rx) = watch::channel(None);
     if let Ok(mut map) = engine.inner.running.lock() {
@@ -50,7 +59,10 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
     let outcome = match run_claimed(&engine, &job, &mut progress, cancel_rx).await {
         Ended::Ran(outcome) => outcome,
         Ended::Released => match hand_back(&engine, id, &mut journal).await {
-            HandedBack::Done => return,
+            HandedBack::Done => {
+                tracing::Span::current().record("job.status", "handed_back");
+                return;
+            }
             // Its cancel was asked meanwhile: it must not run elsewhere; it ends here.
             HandedBack::CancelAsked => Outcome::Cancelled {
                 exit_code: None,
@@ -72,12 +84,14 @@ pub(crate) async fn execute(engine: Engine, job: Job) {
     if let Some(note) = pr_note {
         journal.note(note).await;
     }
+    spans::record_end(&tracing::Span::current(), &outcome, &progress);
     let recorded = engine
         .record_final(Unsaved {
             id,
             progress,
             outcome,
         })
+        .instrument(tracing::info_span!(target: TARGET, "record"))
         .await;
     match recorded {
         Recorded::Finished(done) => {
@@ -219,8 +233,11 @@ async fn run_claimed(
 
     // The working directory: a fresh worktree of the repo, or an empty scratch dir.
     let mut cancel_prep = cancel_rx.clone();
+    let workdir_span = tracing::info_span!(target: TARGET, "workdir",
+        workdir.kind = if job.spec.repo_url.is_some() { "worktree" } else { "scratch" },
+        otel.status_code = Empty, otel.status_description = Empty);
     let prepared = tokio::select! {
-        r = prepare_workdir(engine, job, &job_dir) => r,
+        r = prepare_workdir(engine, job, &job_dir).instrument(workdir_span.clone()) => r,
         _ = cancel_prep.wait_for(Option::is_some) => {
             let reason = cancel_rx.borrow().clone().unwrap_or_else(|| "cancelled".into());
             return Ended::Ran(Outcome::Cancelled { exit_code: None, reason });
@@ -229,8 +246,12 @@ async fn run_claimed(
     };
     let workdir = match prepared {
         Ok(w) => w,
-        Err(e) => return failed(e),
+        Err(e) => {
+            spans::record_error(&workdir_span, &e);
+            return failed(e);
+        }
     };
+    drop(workdir_span);
     progress.worktree_path = Some(workdir.path().display().to_string());
     if let Workdir::Worktree(wt) = &workdir {
         progress.branch = Some(wt.branch.clone());
@@ -269,7 +290,9 @@ async fn run_claimed(
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel_pr = cancel_rx.clone();
-    let run = runner::run(&plan, cancel_rx, tx);
+    let claude_span = tracing::info_span!(target: TARGET, "claude",
+        claude.pid = Empty, claude.exit_code = Empty, claude.outcome = Empty);
+    let run = runner::run(&plan, cancel_rx, tx).instrument(claude_span.clone());
     tokio::pin!(run);
     let mut last_write = tokio::time::Instant::now();
     let mut dirty = false;
@@ -279,6 +302,7 @@ async fn run_claimed(
             Some(msg) = rx.recv() => {
                 match msg {
                     RunnerMsg::Spawned { pid } => {
+                        claude_span.record("claude.pid", i64::from(pid));
                         if let Err(e) = inner.store.set_pid(job.id, pid).await {
                             tracing::warn!(job = %job.id, "could not record pid: {e}");
                         }
@@ -301,6 +325,11 @@ async fn run_claimed(
         apply_event(progress, &ev);
         engine.emit(job.id, ev);
     }
+    claude_span.record("claude.outcome", outcome.status().as_str());
+    if let Some(code) = spans::exit_code(&outcome) {
+        claude_span.record("claude.exit_code", i64::from(code));
+    }
+    drop(claude_span);
     // What the stream told us, as final values.
     let st = &report.stream;
     progress.session_id = st.session_id.clone().or(progress.session_id.take());
@@ -329,10 +358,20 @@ async fn run_claimed(
             .as_ref()
             .and_then(|r| r.result.clone())
             .or_else(|| progress.last_message.clone());
+        let pr_span = tracing::info_span!(target: TARGET, "auto_pr",
+            pr.url = Empty, otel.status_code = Empty, otel.status_description = Empty);
         let result = pull_request(
             engine, job, &profile, wt, progress, summary, &job_dir, cancel_pr,
         )
+        .instrument(pr_span.clone())
         .await;
+        match &result {
+            Ok(pr) => {
+                pr_span.record("pr.url", pr.url.as_str());
+            }
+            Err(e) => spans::record_error(&pr_span, &e.to_string()),
+        }
+        drop(pr_span);
         match result {
             Ok(pr) => {
                 tracing::info!(job = %job.id, url = %pr.url, reused = pr.reused, "pull request");
@@ -354,7 +393,10 @@ async fn run_claimed(
 
     let keep = job.spec.keep_worktree_on_failure && !matches!(outcome, Outcome::Succeeded { .. });
     if !keep {
-        workdir.remove(engine).await;
+        workdir
+            .remove(engine)
+            .instrument(tracing::info_span!(target: TARGET, "cleanup"))
+            .await;
     }
     Ended::Ran(outcome)
 }

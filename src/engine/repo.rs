@@ -675,9 +675,13 @@ impl RepoCache {
         let worktree_dir = std::path::absolute(worktree_dir)
             .map_err(io_err("invalid worktree path", worktree_dir))?;
         let repo_dir = self.repo_dir(url);
+        // Job spans (telemetry::spans): the cache's lock, clone or fetch, then the worktree.
+        let sync_span = tracing::info_span!(target: crate::telemetry::spans::TARGET, "repo.sync",
+            repo.cloned = tracing::field::Empty);
         let _lock = lock_repo(&repo_dir).await?;
 
         let fresh = self.ensure_clone(url, &repo_dir).await?;
+        sync_span.record("repo.cloned", fresh);
         let gd = git_dir_arg(&repo_dir);
         let fetch = async {
             if fresh {
@@ -722,6 +726,9 @@ impl RepoCache {
                 }
             });
         };
+        drop(sync_span);
+        let _add_span =
+            tracing::info_span!(target: crate::telemetry::spans::TARGET, "worktree.add");
 
         self.git
             .run(&self.root, &os_args![gd, "worktree", "prune"])

@@ -16,5 +16,6 @@ mod otel_sql;
 pub mod otlp;
 mod pg_lane;
 pub mod postgres;
+pub mod spans;
 
 pub use postgres::{JobRow, PostgresSink, Refused, SinkError, SinkStatus};

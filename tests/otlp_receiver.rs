@@ -614,3 +614,57 @@ fn bad_requests_get_otlp_errors_in_their_own_encoding() {
         "{m:?}"
     );
 }
+
+#[test]
+fn agenticores_own_job_spans_can_go_to_its_own_receiver() {
+    let pg = Schema::new("otlp_spans");
+    let port = free_port();
+    let key = "spans-key";
+    let sb = Sandbox::new()
+        .env("POSTGRES_URL", &pg.url)
+        .env("AGENTICORE_API_KEYS", key)
+        .env("AGENTICORE_PORT", &port.to_string())
+        .env(
+            "AGENTICORE_OTEL_TRACES_ENDPOINT",
+            &format!("http://localhost:{port}"),
+        );
+    let d = Daemon::start(&sb, &[]);
+    let body = serde_json::json!({"task": "spans"}).to_string();
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+        ])
+        .arg(format!("X-API-Key: {key}"))
+        .args(["-d", &body])
+        .arg(format!("{}/jobs", d.url))
+        .output()
+        .expect("curl");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("job json");
+    let id = v["job"]["id"].as_str().expect("id").to_string();
+    // The root span names the job; its phases share its trace.
+    wait_count(
+        &pg,
+        &format!(
+            "SELECT count(*) FROM agenticore_otel_spans WHERE job_id = '{id}' AND name = 'job' \
+             AND service_name = 'agenticore' AND attributes->>'job.status' = 'succeeded'"
+        ),
+        1,
+    );
+    let phases = pg
+        .rows(&format!(
+            "SELECT string_agg(s.name, ',' ORDER BY s.name) FROM agenticore_otel_spans s \
+             WHERE s.trace_id = (SELECT trace_id FROM agenticore_otel_spans \
+                                 WHERE job_id = '{id}' AND name = 'job') AND s.name <> 'job'"
+        ))
+        .expect("select");
+    let names = phases[0].get::<_, Option<String>>(0).unwrap_or_default();
+    assert!(
+        names.contains("claude") && names.contains("workdir"),
+        "{names}"
+    );
+}

@@ -177,6 +177,7 @@ fn start_job_spans(runtime: &tokio::runtime::Handle) -> Option<&'static JobSpans
     let endpoint = config.otel.traces_endpoint.as_deref()?;
     let source = spans::SpanSource {
         instance_id: Some(agenticore::engine::service::node_name()),
+        own_api_key: own_receiver_key(&config, endpoint),
     };
     match JobSpans::start(endpoint, runtime.clone(), source) {
         Ok(s) => Some(JOB_SPANS.get_or_init(|| s)),
@@ -185,6 +186,15 @@ fn start_job_spans(runtime: &tokio::runtime::Handle) -> Option<&'static JobSpans
             None
         }
     }
+}
+
+/// The first API key, when `endpoint` is this configuration's own `serve` address (its OTLP
+/// receiver needs a key when keys are on); never for another endpoint.
+fn own_receiver_key(config: &agenticore::config::Config, endpoint: &str) -> Option<String> {
+    agenticore::engine::claude::OwnReceiver::of(config)
+        .is(endpoint)
+        .then(|| config.server.api_keys.first().cloned())
+        .flatten()
 }
 
 /// The job spans' exporter of this process, when it has one.

@@ -111,6 +111,20 @@ impl std::fmt::Debug for OwnReceiver {
 }
 
 impl OwnReceiver {
+    /// agenticore's own receiver as `cfg` describes it (`serve` puts the address it really
+    /// listens on there), without a token.
+    pub fn of(cfg: &crate::config::Config) -> OwnReceiver {
+        let mut hosts = vec![cfg.server.host.clone()];
+        if let Ok(h) = nix::unistd::gethostname() {
+            hosts.extend(h.into_string().ok());
+        }
+        OwnReceiver {
+            hosts,
+            port: cfg.server.port,
+            job_token: None,
+        }
+    }
+
     /// Does `endpoint` (an OTLP base URL) point at this receiver?
     pub fn is(&self, endpoint: &str) -> bool {
         let Some((scheme, rest)) = endpoint.trim().split_once("://") else {

@@ -570,25 +570,18 @@ fn resolve_program(binary: &str) -> Result<PathBuf, String> {
         })
 }
 
-/// agenticore's own OTLP receiver as this node's `serve` would run it, with the job's ingest
-/// token when API keys are on (signed with the first key, as `serve` verifies it).
+/// agenticore's own OTLP receiver as this node's `serve` runs it, with the job's ingest token
+/// when API keys are on (signed with the first key, as `serve` verifies it).
 fn own_receiver(cfg: &crate::config::Config, job: JobId) -> OwnReceiver {
     use crate::telemetry::job_token;
-    let mut hosts = vec![cfg.server.host.clone()];
-    if let Ok(h) = nix::unistd::gethostname() {
-        hosts.extend(h.into_string().ok());
-    }
-    let key = cfg
+    let token = cfg
         .server
         .api_keys
-        .iter()
-        .map(|k| k.trim())
-        .find(|k| !k.is_empty());
+        .first()
+        .map(|k| job_token::sign(&job_token::key_digest(k.as_bytes()), job.as_uuid()));
     OwnReceiver {
-        hosts,
-        port: cfg.server.port,
-        job_token: key
-            .map(|k| job_token::sign(&job_token::key_digest(k.as_bytes()), job.as_uuid())),
+        job_token: token,
+        ..OwnReceiver::of(cfg)
     }
 }
 

@@ -8,6 +8,8 @@
 //!   `opentelemetry-proto` messages, and the answers the OTLP spec asks for.
 //! - [`otel_rows`]: flattening those messages into rows linked to their job.
 //! - [`job_token`]: the per-job ingest token a job's Claude sends its telemetry with.
+//! - [`spans`]: agenticore's own job lifecycle spans, exported over OTLP/HTTP when
+//!   `AGENTICORE_OTEL_TRACES_ENDPOINT` is set.
 
 pub mod job_token;
 mod migrations;

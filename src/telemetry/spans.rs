@@ -74,6 +74,9 @@ pub fn traces_url(endpoint: &str) -> Result<String, SpansError> {
 pub struct SpanSource {
     /// `service.instance.id`: the node name (`host:pid`).
     pub instance_id: Option<String>,
+    /// Sent as `X-API-Key`: only when the endpoint is agenticore's own receiver (a key of
+    /// this very configuration, going back to it).
+    pub own_api_key: Option<String>,
 }
 
 /// The tracer provider of the job spans; keep it to [`shutdown`](JobSpans::shutdown) at exit.
@@ -90,7 +93,8 @@ impl JobSpans {
         runtime: tokio::runtime::Handle,
         source: SpanSource,
     ) -> Result<JobSpans, SpansError> {
-        let exporter = OtlpHttpExporter::new(endpoint, runtime)?;
+        let mut exporter = OtlpHttpExporter::new(endpoint, runtime)?;
+        exporter.api_key = source.own_api_key.clone();
         let mut attrs = vec![
             KeyValue::new("service.name", "agenticore"),
             KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
@@ -147,6 +151,8 @@ pub struct OtlpHttpExporter {
     /// The last export failed: the warning was given, the next success says so.
     failing: AtomicBool,
     shut_down: AtomicBool,
+    /// `X-API-Key` of agenticore's own receiver (never logged).
+    api_key: Option<String>,
 }
 
 impl std::fmt::Debug for OtlpHttpExporter {
@@ -179,6 +185,7 @@ impl OtlpHttpExporter {
             resource: ResourceAttributesWithSchema::default(),
             failing: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
+            api_key: None,
         })
     }
 
@@ -219,11 +226,14 @@ impl SpanExporter for OtlpHttpExporter {
         }
         let count = batch.len();
         let body = self.encode(batch);
-        let request = self
+        let mut request = self
             .client
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
             .body(body);
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
+        }
         // reqwest needs the Tokio runtime; this runs on the batch processor's own thread.
         let sent = self.runtime.spawn(async move {
             match request.send().await {
@@ -283,6 +293,8 @@ pub fn job_span(job: &crate::job::Job, node: &str) -> tracing::Span {
         parent: None,
         "job",
         job.id = %job.id,
+        // What agenticore's OTLP receiver links a row to its job by.
+        agenticore.job_id = %job.id,
         job.profile = %job.spec.profile,
         job.node = %node,
         job.repo = Empty,

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -67,23 +66,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(bytes).expect("gzip");
     e.finish().expect("gzip")
-}
-
-fn metrics(url: &str, headers: &[(&str, &str)]) -> HashMap<String, f64> {
-    let mut c = Command::new("curl");
-    c.arg("-sf");
-    for (k, v) in headers {
-        c.arg("-H").arg(format!("{k}: {v}"));
-    }
-    let out = c.arg(format!("{url}/metrics")).output().expect("curl");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
 }
 
 fn text(key: &str, v: &str) -> KeyValue {
@@ -315,7 +297,7 @@ fn json_protobuf_and_gzip_exports_land_in_postgres_linked_to_their_job() {
 
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let m = metrics(&d.url, &[]);
+        let m = d.metrics(None);
         let written = m.get("agenticore_postgres_telemetry_rows_written_total");
         if written == Some(&4.0) {
             assert_eq!(
@@ -358,46 +340,16 @@ fn a_jobs_claude_exports_to_agenticore_with_its_token_and_its_rows_carry_its_cos
         .env("AGENTICORE_API_KEYS", key)
         .env("AGENTICORE_OTEL_ENABLED", "true")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        // The seed's default; agenticore's own receiver speaks OTLP/HTTP, so the job gets
-        // http/protobuf instead, and the fake exports only when it sees http/json: ask for it.
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
+        // The fake exports only over http/json (gRPC would become http/protobuf for
+        // agenticore's own receiver, which the fake cannot write).
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+        // The CLI below talks to this daemon.
+        .env("AGENTICORE_URL", &endpoint)
+        .env("AGENTICORE_API_KEY", key);
     let d = Daemon::start(&sb, &["--port", &port.to_string()]);
-    let auth = ("X-API-Key", key);
-    let body = serde_json::json!({"task": "[fake:otlp=1]"}).to_string();
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-        ])
-        .arg(format!("{}: {}", auth.0, auth.1))
-        .args(["-d", &body])
-        .arg(format!("{}/jobs", d.url))
-        .output()
-        .expect("curl");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("job json");
-    let id = v["job"]["id"].as_str().expect("id").to_string();
-    let cli = |args: &[&str]| {
-        let mut c = sb.cmd();
-        c.env("AGENTICORE_URL", &d.url)
-            .env("AGENTICORE_API_KEY", key);
-        c.args(args).output().expect("cli")
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let job = loop {
-        let out = cli(&["job", &id, "--json"]);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let st = v["job"]["status"].as_str().unwrap_or_default().to_string();
-        if st == "succeeded" || st == "failed" {
-            break v["job"].clone();
-        }
-        assert!(Instant::now() < deadline, "{v}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let log = stdout(&cli(&["logs", &id]));
+    let id = d.post_with_key("[fake:otlp=1]", Some(key));
+    let job = sb.wait_status(&id, &["succeeded", "failed"], Duration::from_secs(30));
+    let log = stdout(&sb.run(&["logs", &id]));
     assert_eq!(job["status"], "succeeded", "{job}\n{log}");
     assert!(log.contains("otlp /v1/metrics 200"), "{log}");
     assert!(log.contains("otlp /v1/logs 200"), "{log}");
@@ -527,7 +479,7 @@ fn without_postgres_the_answer_says_nothing_is_kept() {
     let r = ExportLogsServiceResponse::decode(b.body.as_slice()).expect("protobuf");
     let p = r.partial_success.expect("partial success");
     assert_eq!(p.rejected_log_records, 1);
-    let m = metrics(&d.url, &[]);
+    let m = d.metrics(None);
     assert_eq!(
         m.get(r#"agenticore_otlp_items_total{signal="metrics",outcome="rejected"}"#),
         Some(&2.0),
@@ -607,7 +559,7 @@ fn bad_requests_get_otlp_errors_in_their_own_encoding() {
     let r = ExportMetricsServiceResponse::decode(a.body.as_slice()).expect("answer");
     assert_eq!(r.partial_success.map(|p| p.rejected_data_points), Some(0));
 
-    let m = metrics(&d.url, &[]);
+    let m = d.metrics(None);
     assert_eq!(
         m.get(r#"agenticore_otlp_requests_total{signal="metrics",answer="malformed"}"#),
         Some(&4.0),
@@ -629,23 +581,7 @@ fn agenticores_own_job_spans_can_go_to_its_own_receiver() {
             &format!("http://localhost:{port}"),
         );
     let d = Daemon::start(&sb, &[]);
-    let body = serde_json::json!({"task": "spans"}).to_string();
-    let out = Command::new("curl")
-        .args([
-            "-sf",
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-        ])
-        .arg(format!("X-API-Key: {key}"))
-        .args(["-d", &body])
-        .arg(format!("{}/jobs", d.url))
-        .output()
-        .expect("curl");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("job json");
-    let id = v["job"]["id"].as_str().expect("id").to_string();
+    let id = d.post_with_key("spans", Some(key));
     // The root span names the job; its phases share its trace.
     wait_count(
         &pg,

@@ -6,28 +6,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::daemon::Daemon;
 use common::postgres::Schema;
 use common::*;
-
-fn metrics(d: &Daemon) -> HashMap<String, f64> {
-    let out = std::process::Command::new("curl")
-        .args(["-sf", &format!("{}/metrics", d.url)])
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
-}
 
 fn time(v: &serde_json::Value) -> Option<DateTime<Utc>> {
     v.as_str().map(|s| {
@@ -175,7 +159,7 @@ fn daemon_jobs_land_in_postgres_with_their_values() {
     let versions: Vec<i32> = versions.iter().map(|r| r.get(0)).collect();
     assert_eq!(versions, [1, 2]);
 
-    let m = metrics(&d);
+    let m = d.metrics(None);
     assert_eq!(
         m.get("agenticore_postgres_rows_written_total"),
         Some(&3.0),
@@ -246,7 +230,7 @@ fn unreachable_postgres_never_slows_jobs_and_shows_pending_rows() {
     assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
     let t1 = Instant::now();
     loop {
-        let m = metrics(&d);
+        let m = d.metrics(None);
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let warned = text.contains("cannot reach PostgreSQL");
         if warned

@@ -52,23 +52,46 @@ impl Daemon {
 
     /// `POST /jobs {"task": task}` with curl; the new job's id.
     pub fn post(&self, task: &str) -> String {
+        self.post_with_key(task, None)
+    }
+
+    /// `post`, sending `key` as `X-API-Key`.
+    pub fn post_with_key(&self, task: &str, key: Option<&str>) -> String {
         let body = serde_json::json!({"task": task}).to_string();
-        let out = std::process::Command::new("curl")
-            .args([
-                "-sf",
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                &body,
-            ])
+        let mut c = std::process::Command::new("curl");
+        c.args(["-sf", "-X", "POST", "-H", "Content-Type: application/json"]);
+        if let Some(k) = key {
+            c.arg("-H").arg(format!("X-API-Key: {k}"));
+        }
+        let out = c
+            .args(["-d", &body])
             .arg(format!("{}/jobs", self.url))
             .output()
             .expect("curl");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|_| panic!("POST failed: {}", String::from_utf8_lossy(&out.stderr)));
         v["job"]["id"].as_str().expect("id").to_string()
+    }
+
+    /// `GET /metrics` (with `key` as `X-API-Key`), as `name{labels}` -> value.
+    pub fn metrics(&self, key: Option<&str>) -> std::collections::HashMap<String, f64> {
+        let mut c = std::process::Command::new("curl");
+        c.arg("-sf");
+        if let Some(k) = key {
+            c.arg("-H").arg(format!("X-API-Key: {k}"));
+        }
+        let out = c
+            .arg(format!("{}/metrics", self.url))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (k, v) = l.rsplit_once(' ')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect()
     }
 
     pub fn signal(&self, sig: nix::sys::signal::Signal) {

@@ -155,10 +155,19 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
             );
         }
     };
-    let content_encoding = header_str(&parts.headers, header::CONTENT_ENCODING);
-    let export = match decode(signal, encoding, content_encoding, &bytes) {
-        Ok(e) => e,
-        Err(e) => {
+    let content_encoding = header_str(&parts.headers, header::CONTENT_ENCODING).map(str::to_string);
+    let sink = state.engine.telemetry_sink();
+    let want_rows = sink.is_some();
+    // Inflating and decoding up to 16 MiB is CPU work: off the async threads.
+    let decoded = tokio::task::spawn_blocking(move || {
+        let export = decode(signal, encoding, content_encoding.as_deref(), &bytes)?;
+        let rows = want_rows.then(|| flatten(&export, forced));
+        Ok::<_, DecodeError>((export.items(), rows))
+    })
+    .await;
+    let (items, rows) = match decoded {
+        Ok(Ok(decoded)) => decoded,
+        Ok(Err(e)) => {
             counters.request(signal, "malformed");
             let status = match e {
                 DecodeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -169,9 +178,17 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
             tracing::debug!(signal = signal.as_str(), "OTLP request refused: {e}");
             return error(status, encoding, code::INVALID_ARGUMENT, e.to_string());
         }
+        Err(e) => {
+            tracing::error!(signal = signal.as_str(), "OTLP decoding failed: {e}");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                encoding,
+                code::INTERNAL,
+                "the request could not be decoded".to_string(),
+            );
+        }
     };
-    let items = export.items();
-    let Some(sink) = state.engine.telemetry_sink() else {
+    let (Some(sink), Some(rows)) = (sink, rows) else {
         if !counters.told_no_sink.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "OTLP telemetry received, but POSTGRES_URL is not set: it is not stored \
@@ -187,7 +204,7 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
             success_body(signal, encoding, rejected, NO_SINK_MESSAGE),
         );
     };
-    match sink.send_telemetry(flatten(&export, forced)) {
+    match sink.send_telemetry(rows) {
         Ok(()) => {
             counters.request(signal, "accepted");
             counters.item(signal, "queued", items);

@@ -106,9 +106,10 @@ impl<W: LaneWriter> Lane<W> {
     }
 
     /// Spawn the background task, once; a no-op outside a Tokio runtime or when started.
-    pub fn start(&self) {
+    /// True when this call started it.
+    pub fn start(&self) -> bool {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
+            return false;
         };
         let rx = match self.rx.lock() {
             Ok(mut g) => g.take(),
@@ -123,7 +124,9 @@ impl<W: LaneWriter> Lane<W> {
                 rx,
             };
             handle.spawn(task.run());
+            return true;
         }
+        false
     }
 
     fn started(&self) -> bool {

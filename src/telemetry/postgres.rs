@@ -180,11 +180,11 @@ impl PostgresSink {
 
     /// Spawn the background tasks, once; a no-op outside a Tokio runtime or when started.
     pub fn start(&self) {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            tracing::info!(url = %mask_url(&self.url), "PostgreSQL sink starting");
+        let jobs = self.jobs.start();
+        let telemetry = self.telemetry.start();
+        if jobs || telemetry {
+            tracing::info!(url = %mask_url(&self.url), "PostgreSQL telemetry sink started");
         }
-        self.jobs.start();
-        self.telemetry.start();
     }
 
     /// Queue a finished job's row. Never blocks: a full queue drops the row (counted, and

@@ -604,3 +604,79 @@ fn agenticores_own_job_spans_can_go_to_its_own_receiver() {
         "{names}"
     );
 }
+
+/// What compose's collector sends, per `deploy/otel-collector.yml`: its `otlp_http` exporter's
+/// headers (the `${env:...}` key resolved to one the daemon accepts), encoding and compression
+/// (protobuf and gzip unless the file says otherwise), to `{endpoint}/v1/{signal}`. Rows land.
+#[test]
+fn the_collectors_exporter_as_configured_gets_rows_into_postgres() {
+    let raw = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/otel-collector.yml"),
+    )
+    .expect("collector config");
+    let cfg: serde_yaml::Value = serde_yaml::from_str(&raw).expect("yaml");
+    let exporters = cfg["exporters"].as_mapping().expect("exporters");
+    let (_, exporter) = exporters
+        .iter()
+        .find(|(k, _)| {
+            let id = k.as_str().unwrap_or_default();
+            id.starts_with("otlp_http") || id.starts_with("otlphttp")
+        })
+        .expect("an otlp_http exporter");
+    let endpoint = exporter["endpoint"].as_str().expect("endpoint");
+    let path = endpoint
+        .split_once("://")
+        .map_or("", |(_, r)| r.find('/').map_or("", |i| &r[i..]));
+    let json = exporter["encoding"].as_str() == Some("json");
+    let compression = exporter["compression"].as_str().unwrap_or("gzip");
+
+    let pg = Schema::new("otlp_collector");
+    let key = "collector-key";
+    let sb = Sandbox::new()
+        .env("POSTGRES_URL", &pg.url)
+        .env("AGENTICORE_API_KEYS", key);
+    let d = Daemon::start(&sb, &["--port", "0"]);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (k, v) in exporter["headers"].as_mapping().into_iter().flatten() {
+        let v = v.as_str().unwrap_or_default();
+        // `${env:AGENTICORE_COLLECTOR_API_KEY}`: compose gives it one of agenticore's keys.
+        let resolved = match v.find("${env:") {
+            Some(i) => {
+                let end = v[i..].find('}').map_or(v.len(), |e| i + e + 1);
+                format!("{}{key}{}", &v[..i], &v[end..])
+            }
+            None => v.to_string(),
+        };
+        headers.push((k.as_str().unwrap_or_default().to_string(), resolved));
+    }
+    let job = uuid::Uuid::new_v4().to_string();
+    let mut body = if json {
+        cost_json(&job, "s-collector", 0.5).into_bytes()
+    } else {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        let r: ExportMetricsServiceRequest =
+            serde_json::from_str(&cost_json(&job, "s-collector", 0.5)).expect("request");
+        r.encode_to_vec()
+    };
+    let ct = if json {
+        "application/json"
+    } else {
+        "application/x-protobuf"
+    };
+    headers.push(("Content-Type".into(), ct.into()));
+    if compression == "gzip" {
+        body = gzip(&body);
+        headers.push(("Content-Encoding".into(), "gzip".into()));
+    }
+    let hs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let a = post(&d.url, &format!("{path}/v1/metrics"), &hs, &body);
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    wait_count(
+        &pg,
+        &format!("SELECT count(*) FROM agenticore_otel_metrics WHERE job_id = '{job}'"),
+        2,
+    );
+}

@@ -5,6 +5,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// Cap of a job's `output` (its final text), in characters: what the record keeps and the wire
+/// shows (the seed's 50,000).
+pub const OUTPUT_LIMIT_CHARS: usize = 50_000;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::job::{Job, JobState, PermissionDenial, Status, TimeoutKind};
 
-/// Cap of the `output` field on the wire and in the record (the seed's 50,000 characters).
-pub const OUTPUT_LIMIT_CHARS: usize = 50_000;
+/// Cap of the `output` field on the wire and in the record (defined by the job model).
+pub use crate::job::OUTPUT_LIMIT_CHARS;
 
 /// ISO-8601 with `+00:00`, as the seed prints it.
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::events::{EventKind, one_line, tail_chars, truncate_chars};
-use crate::api::OUTPUT_LIMIT_CHARS;
+use crate::job::OUTPUT_LIMIT_CHARS;
 use crate::job::{PermissionDenial, Tokens};
 
 /// Flags the runner always passes, whatever the profile says: live events on stdout.

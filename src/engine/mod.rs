@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pr;
 pub mod proctree;
 pub mod repo;
+pub mod repo_url;
 pub mod runner;
 pub mod scheduler;
 pub mod service;

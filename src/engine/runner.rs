@@ -22,7 +22,7 @@ use super::events::{EventKind, tail_chars, truncate_chars};
 use super::joblog::JobLog;
 use super::proctree;
 use super::shim::{EXIT_SPAWN_FAILED, RUNNER_PID_ARG, SHIM_ARG};
-use crate::api::OUTPUT_LIMIT_CHARS;
+use crate::job::OUTPUT_LIMIT_CHARS;
 use crate::job::{JobId, Outcome, TimeoutKind};
 
 /// What the profile asked to keep as the job's `output`.

@@ -208,14 +208,8 @@ pub struct QueryPairs(Vec<(String, String)>);
 impl QueryPairs {
     pub fn parse(query: Option<&str>) -> QueryPairs {
         QueryPairs(
-            query
-                .unwrap_or_default()
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (decode(k), decode(v))
-                })
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )
     }
@@ -242,10 +236,6 @@ impl QueryPairs {
             ))),
         }
     }
-}
-
-fn decode(s: &str) -> String {
-    String::from_utf8_lossy(&super::auth::percent_decode(s.as_bytes())).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------

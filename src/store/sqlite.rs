@@ -753,6 +753,22 @@ impl JobStore for SqliteStore {
 
         self.run(move |conn, loc| {
             let now_ms = ms(now);
+            let stale = |node: &Option<String>, lease: Option<i64>| {
+                (check_leases && lease.is_none_or(|l| l < now_ms))
+                    || node.as_ref().is_some_and(|n| dead.contains(n))
+            };
+            // The usual answer is "nothing is stale": find that out without the write lock
+            // (a reader never blocks the writers), and take it only when there is work.
+            let candidates: Vec<(Option<String>, Option<i64>)> = conn
+                .prepare_cached("SELECT node, lease_until_ms FROM jobs WHERE status = 'running'")
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .and_then(|rows| rows.collect())
+                })
+                .map_err(ctx(loc, "cannot list running jobs"))?;
+            if !candidates.iter().any(|(node, lease)| stale(node, *lease)) {
+                return Ok(Vec::new());
+            }
             let tx = immediate(conn, loc)?;
             let rows: Vec<(String, Option<String>, Option<i64>, String)> = tx
                 .prepare_cached(
@@ -765,9 +781,8 @@ impl JobStore for SqliteStore {
                 .map_err(ctx(loc, "cannot list running jobs"))?;
             let mut reaped = Vec::new();
             for (id, node, lease, data) in rows {
-                let expired = check_leases && lease.is_none_or(|l| l < now_ms);
-                let owner_dead = node.as_ref().is_some_and(|n| dead.contains(n));
-                if !(expired || owner_dead) {
+                // Checked again under the lock: a lease may have been renewed meanwhile.
+                if !stale(&node, lease) {
                     continue;
                 }
                 let mut job = match parse_job(&id, &data) {

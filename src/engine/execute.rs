@@ -497,7 +497,8 @@ impl Workdir {
     async fn remove(self, engine: &Engine) {
         match self {
             Workdir::Worktree(w) => {
-                if let Err(e) = w.remove(&engine.inner.git).await {
+                let pool = engine.inner.repos.pool_size();
+                if let Err(e) = w.release(&engine.inner.git, pool).await {
                     tracing::warn!("could not remove worktree {}: {e}", w.path.display());
                 }
             }

@@ -19,6 +19,7 @@ pub mod service;
 pub mod shim;
 pub mod stats;
 pub mod worktree;
+pub mod worktree_pool;
 
 pub use scheduler::{Drain, RunMode};
 pub use service::{Engine, EngineError, SubmitRequest};

@@ -169,13 +169,29 @@ pub(crate) async fn lock_repo(repo_dir: &Path) -> Result<RepoLock, RepoError> {
 pub struct RepoCache {
     root: PathBuf,
     git: Git,
+    /// Idle worktrees kept per repository for reuse (`worktree_pool.rs`); 0 = none.
+    pool_size: usize,
 }
 
 impl RepoCache {
     pub fn new(root: impl Into<PathBuf>, git: Git) -> Self {
         let root = root.into();
         let root = std::path::absolute(&root).unwrap_or(root);
-        RepoCache { root, git }
+        RepoCache {
+            root,
+            git,
+            pool_size: 0,
+        }
+    }
+
+    /// Keep up to `n` idle worktrees per repository and reuse them.
+    pub fn with_pool(mut self, n: usize) -> Self {
+        self.pool_size = n;
+        self
+    }
+
+    pub fn pool_size(&self) -> usize {
+        self.pool_size
     }
 
     pub fn root(&self) -> &Path {
@@ -276,26 +292,37 @@ impl RepoCache {
                 .await
                 .map_err(io_err("cannot create", parent))?;
         }
-        let flag = if reset { "-B" } else { "-b" };
-        let args = os_args![
-            gd,
-            "worktree",
-            "add",
-            "--quiet",
-            flag,
-            branch,
-            "--",
-            worktree_dir,
-            base_commit,
-        ];
-        self.git
-            .run(&self.root, &args)
-            .await
-            .map_err(git_err(format!(
-                "adding worktree {} for {url}",
-                worktree_dir.display()
-            )))?;
-        tracing::info!(%url, base = %base, commit = %base_commit, %branch,
+        let reused = self.pool_size > 0
+            && super::worktree_pool::take(
+                &self.git,
+                &repo_dir,
+                &worktree_dir,
+                &branch,
+                &base_commit,
+            )
+            .await;
+        if !reused {
+            let flag = if reset { "-B" } else { "-b" };
+            let args = os_args![
+                gd,
+                "worktree",
+                "add",
+                "--quiet",
+                flag,
+                branch,
+                "--",
+                worktree_dir,
+                base_commit,
+            ];
+            self.git
+                .run(&self.root, &args)
+                .await
+                .map_err(git_err(format!(
+                    "adding worktree {} for {url}",
+                    worktree_dir.display()
+                )))?;
+        }
+        tracing::info!(%url, base = %base, commit = %base_commit, %branch, reused,
             worktree = %worktree_dir.display(), "worktree ready");
         Ok(Worktree {
             path: worktree_dir,

@@ -98,7 +98,9 @@ impl Engine {
     pub fn new(config: Config, store: Arc<dyn JobStore>, shim_exe: PathBuf) -> Engine {
         let profiles = Profiles::load(&config.profiles_dir());
         let git = Git::new().with_token(config.github.token.clone().map(super::git::Secret::new));
-        let repos = RepoCache::new(config.repos.root.clone(), git.clone());
+        // As many idle worktrees per repository as jobs can run at once.
+        let repos = RepoCache::new(config.repos.root.clone(), git.clone())
+            .with_pool(config.repos.max_parallel_jobs);
         let (events, _) = broadcast::channel(1024);
         let telemetry = config.postgres.url.as_deref().and_then(|url| {
             PostgresSink::new(url)

@@ -27,6 +27,21 @@ impl Worktree {
     /// it). Idempotent: removing a worktree that is already gone is fine. Takes the repo lock.
     pub async fn remove(&self, git: &Git) -> Result<(), RepoError> {
         let _lock = lock_repo(&self.repo_dir).await?;
+        self.remove_locked(git).await
+    }
+
+    /// Hand the checkout to the repository's pool of idle worktrees (at most `pool_size`), or
+    /// remove it when the pool has no room or it is not fit for reuse. Either way the job's
+    /// path is gone afterwards and its branch stays. Takes the repo lock.
+    pub async fn release(&self, git: &Git, pool_size: usize) -> Result<(), RepoError> {
+        let _lock = lock_repo(&self.repo_dir).await?;
+        if super::worktree_pool::give_back(git, &self.repo_dir, &self.path, pool_size).await {
+            return Ok(());
+        }
+        self.remove_locked(git).await
+    }
+
+    async fn remove_locked(&self, git: &Git) -> Result<(), RepoError> {
         let gd = git_dir_arg(&self.repo_dir);
         let cwd = self.repo_dir.parent().unwrap_or(&self.repo_dir);
         let removed = git

@@ -33,12 +33,24 @@ impl Worktree {
     /// Hand the checkout to the repository's pool of idle worktrees (at most `pool_size`), or
     /// remove it when the pool has no room or it is not fit for reuse. Either way the job's
     /// path is gone afterwards and its branch stays. Takes the repo lock.
+    /// Idle worktrees unused for a while are dropped afterwards, in the background.
     pub async fn release(&self, git: &Git, pool_size: usize) -> Result<(), RepoError> {
-        let _lock = lock_repo(&self.repo_dir).await?;
-        if super::worktree_pool::give_back(git, &self.repo_dir, &self.path, pool_size).await {
-            return Ok(());
+        let result = {
+            let _lock = lock_repo(&self.repo_dir).await?;
+            if super::worktree_pool::give_back(git, &self.repo_dir, &self.path, pool_size).await {
+                Ok(())
+            } else {
+                self.remove_locked(git).await
+            }
+        };
+        if pool_size > 0 {
+            let (git, repo_dir) = (git.clone(), self.repo_dir.clone());
+            tokio::spawn(async move {
+                super::worktree_pool::prune_idle(&git, &repo_dir, super::worktree_pool::IDLE_LIMIT)
+                    .await;
+            });
         }
-        self.remove_locked(git).await
+        result
     }
 
     async fn remove_locked(&self, git: &Git) -> Result<(), RepoError> {

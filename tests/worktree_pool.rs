@@ -12,25 +12,10 @@ use common::*;
 
 /// A bare remote whose one commit has README.md and a .gitignore (`*.log`, `build/`).
 fn remote_with_ignores(dir: &Path) -> String {
-    let work = dir.join("seed");
-    std::fs::create_dir_all(&work).expect("seed");
-    git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("README.md"), "hello\n").expect("write");
-    std::fs::write(work.join(".gitignore"), "*.log\nbuild/\n").expect("write");
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "init"]);
-    let bare = dir.join("remote.git");
-    git(
+    bare_remote_with(
         dir,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().expect("utf8"),
-            bare.to_str().expect("utf8"),
-        ],
-    );
-    format!("file://{}", bare.display())
+        &[("README.md", "hello\n"), (".gitignore", "*.log\nbuild/\n")],
+    )
 }
 
 /// The idle worktrees of the one cached repository.

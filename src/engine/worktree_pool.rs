@@ -284,18 +284,23 @@ mod tests {
         assert!(ok, "git {args:?}");
     }
 
-    #[tokio::test]
-    async fn idle_worktrees_past_the_limit_are_dropped_and_fresh_ones_kept() {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let root = tmp.path();
+    /// `{root}/cache-key`: a bare clone with one commit (a.txt) on main.
+    fn seeded_cache(root: &Path) -> PathBuf {
         let seed = root.join("seed");
         std::fs::create_dir_all(&seed).expect("seed");
         sh(&seed, &["init", "-q", "-b", "main"]);
         std::fs::write(seed.join("a.txt"), "a").expect("write");
         sh(&seed, &["add", "-A"]);
         sh(&seed, &["commit", "-q", "-m", "one"]);
-        let repo = root.join("cache-key");
         sh(root, &["clone", "-q", "--bare", "seed", "cache-key"]);
+        root.join("cache-key")
+    }
+
+    #[tokio::test]
+    async fn idle_worktrees_past_the_limit_are_dropped_and_fresh_ones_kept() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        let repo = seeded_cache(root);
         let pool = pool_dir(&repo);
         std::fs::create_dir_all(&pool).expect("pool");
         let old = pool.join(format!("w-{}", "00000000000070008000000000000000"));
@@ -338,14 +343,7 @@ mod tests {
     async fn a_worktree_with_a_half_done_operation_is_not_pooled() {
         let tmp = tempfile::tempdir().expect("tmp");
         let root = tmp.path();
-        let seed = root.join("seed");
-        std::fs::create_dir_all(&seed).expect("seed");
-        sh(&seed, &["init", "-q", "-b", "main"]);
-        std::fs::write(seed.join("a.txt"), "a").expect("write");
-        sh(&seed, &["add", "-A"]);
-        sh(&seed, &["commit", "-q", "-m", "one"]);
-        let repo = root.join("cache-key");
-        sh(root, &["clone", "-q", "--bare", "seed", "cache-key"]);
+        let repo = seeded_cache(root);
         let git = Git::new();
         let gd = format!("--git-dir={}", repo.display());
         for (name, half_done) in [("busy", true), ("done", false)] {

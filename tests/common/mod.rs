@@ -207,10 +207,17 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 
 /// A bare repo at `<dir>/remote.git` with one commit on `main`; returns its file:// URL.
 pub fn bare_remote(dir: &Path) -> String {
+    bare_remote_with(dir, &[("README.md", "hello\n")])
+}
+
+/// A bare repo at `<dir>/remote.git` whose one commit on `main` holds `files` (path, content).
+pub fn bare_remote_with(dir: &Path, files: &[(&str, &str)]) -> String {
     let work = dir.join("seed-work");
     std::fs::create_dir_all(&work).expect("work");
     git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("README.md"), "hello\n").expect("write");
+    for (path, content) in files {
+        std::fs::write(work.join(path), content).expect("write");
+    }
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-q", "-m", "init"]);
     let bare = dir.join("remote.git");

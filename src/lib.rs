@@ -10,6 +10,7 @@ pub mod engine;
 pub mod environment;
 pub mod job;
 pub mod logtext;
+pub mod memory;
 pub mod profile;
 pub mod server;
 pub mod signals;

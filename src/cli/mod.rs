@@ -91,7 +91,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let json_logs =
         matches!(&cli.command, Some(Command::Serve(a)) if a.log_format == args::LogFormat::Json);
-    limit_malloc_arenas();
+    // Before any thread exists: the allocator's limits apply to all of them.
+    agenticore::memory::tune();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -271,17 +272,5 @@ impl std::io::Write for LogOut {
             LogOut::Stderr(e) => e.flush(),
             LogOut::Sink => Ok(()),
         }
-    }
-}
-
-/// glibc gives every thread that allocates its own arena and keeps freed memory in it: job
-/// lists built on the blocking pool's many threads made the daemon's RSS grow by the size of
-/// each large answer (measured: 176 MiB after 8 concurrent lists of 10k jobs, 59 MiB with two
-/// arenas). Two arenas are plenty for a 2-worker runtime. Must run before any thread starts.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

@@ -83,9 +83,12 @@ pub async fn run(a: ServeArgs) -> CliResult {
     let stop = CancellationToken::new();
     let force = CancellationToken::new();
     tokio::spawn(watch_signals(stop.clone(), force.clone()));
+    // A daemon runs for months: what a big listing took goes back to the system.
+    let trimmer = tokio::spawn(agenticore::memory::trim_periodically());
 
     let scheduler = spawn_scheduler(&engine, &stop, &force, a.drain_timeout);
     let served = server::serve(listener, state, stop.clone().cancelled_owned()).await;
+    trimmer.abort();
     let _ = scheduler.await;
     tracing::info!("stopped");
     served

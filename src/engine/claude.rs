@@ -125,35 +125,16 @@ impl OwnReceiver {
         }
     }
 
-    /// Does `endpoint` (an OTLP base URL) point at this receiver?
+    /// Does `endpoint` (an OTLP base URL, `http` or `https`) point at this receiver?
     pub fn is(&self, endpoint: &str) -> bool {
-        let Some((scheme, rest)) = endpoint.trim().split_once("://") else {
+        let Ok(url) = reqwest::Url::parse(endpoint.trim()) else {
             return false;
         };
-        let default_port = match scheme.to_ascii_lowercase().as_str() {
-            "http" => 80,
-            "https" => 443,
-            _ => return false,
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return false;
         };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host_port = authority.rsplit('@').next().unwrap_or_default();
-        let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
-            let (h, tail) = v6.split_once(']').unwrap_or((v6, ""));
-            (h, tail.strip_prefix(':'))
-        } else {
-            match host_port.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (host_port, None),
-            }
-        };
-        let port = match port {
-            None | Some("") => default_port,
-            Some(p) => match p.parse::<u16>() {
-                Ok(p) => p,
-                Err(_) => return false,
-            },
-        };
-        port == self.port
+        matches!(url.scheme(), "http" | "https")
+            && port == self.port
             && (crate::server::auth::is_loopback(host)
                 || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
     }

@@ -574,14 +574,8 @@ fn resolve_program(binary: &str) -> Result<PathBuf, String> {
 /// agenticore's own OTLP receiver as this node's `serve` runs it, with the job's ingest token
 /// when API keys are on (signed with the first key, as `serve` verifies it).
 fn own_receiver(cfg: &crate::config::Config, job: JobId) -> OwnReceiver {
-    use crate::telemetry::job_token;
-    let token = cfg
-        .server
-        .api_keys
-        .first()
-        .map(|k| job_token::sign(&job_token::key_digest(k.as_bytes()), job.as_uuid()));
     OwnReceiver {
-        job_token: token,
+        job_token: crate::telemetry::job_token::for_first_key(&cfg.server.api_keys, job.as_uuid()),
         ..OwnReceiver::of(cfg)
     }
 }

@@ -55,11 +55,6 @@ impl ApiKeys {
         std::hint::black_box(any) == 1 && !candidate.is_empty()
     }
 
-    /// The OTLP ingest token of `job` (signed with the first key), when keys are on.
-    pub fn job_token(&self, job: Uuid) -> Option<String> {
-        self.digests.first().map(|k| job_token::sign(k, job))
-    }
-
     /// The job of an ingest token signed with any of the keys.
     pub fn verify_job_token(&self, token: &[u8]) -> Option<Uuid> {
         let token = std::str::from_utf8(token).ok()?;
@@ -207,9 +202,11 @@ mod tests {
 
     #[test]
     fn a_job_token_verifies_under_any_key_and_only_for_its_job() {
-        let keys = ApiKeys::new(vec!["k1".into(), "k2".into()]);
+        let configured: Vec<String> = vec!["k1".into(), "k2".into()];
+        let keys = ApiKeys::new(configured.clone());
         let job = Uuid::new_v4();
-        let token = keys.job_token(job).expect("keys on");
+        // As the runner makes it for a job's Claude.
+        let token = job_token::for_first_key(&configured, job).expect("keys on");
         assert!(!token.contains("k1"));
         assert_eq!(keys.verify_job_token(token.as_bytes()), Some(job));
         let rotated = ApiKeys::new(vec!["k3".into(), "k1".into()]);
@@ -219,7 +216,7 @@ mod tests {
         let other = Uuid::new_v4();
         let forged = token.replacen(&job.to_string(), &other.to_string(), 1);
         assert_eq!(keys.verify_job_token(forged.as_bytes()), None);
-        assert_eq!(ApiKeys::new(vec![]).job_token(job), None);
+        assert_eq!(job_token::for_first_key(&[], job), None);
         assert_eq!(keys.verify_job_token(b"\xff"), None);
     }
 

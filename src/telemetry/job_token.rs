@@ -40,6 +40,16 @@ pub fn sign(key: &KeyDigest, job: Uuid) -> String {
     format!("{job}.{hex}")
 }
 
+/// The token of `job` that a server with `api_keys` accepts: signed with the first key (the
+/// one every node of a cluster shares while keys rotate). `None` when keys are off.
+pub fn for_first_key(api_keys: &[String], job: Uuid) -> Option<String> {
+    api_keys
+        .iter()
+        .map(|k| k.trim())
+        .find(|k| !k.is_empty())
+        .map(|k| sign(&key_digest(k.as_bytes()), job))
+}
+
 fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;

@@ -2,6 +2,7 @@
 //! compressed) with the `opentelemetry-proto` messages, and encode the answers the OTLP
 //! specification asks for (a partial-success response, or a `google.rpc.Status` on error).
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -127,8 +128,12 @@ pub enum DecodeError {
     Malformed { what: &'static str, reason: String },
 }
 
-/// Inflate `body` per its `Content-Encoding`, never past `MAX_BODY_BYTES`.
-fn inflate(content_encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+/// Inflate `body` per its `Content-Encoding`, never past `MAX_BODY_BYTES` (an uncompressed
+/// body is used as it is, not copied).
+fn inflate<'b>(
+    content_encoding: Option<&str>,
+    body: &'b [u8],
+) -> Result<Cow<'b, [u8]>, DecodeError> {
     let coding = content_encoding
         .map(|c| c.trim().to_ascii_lowercase())
         .unwrap_or_default();
@@ -141,7 +146,7 @@ fn inflate(content_encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, Decod
             if body.len() > MAX_BODY_BYTES {
                 return Err(DecodeError::TooLarge);
             }
-            return Ok(body.to_vec());
+            return Ok(Cow::Borrowed(body));
         }
         "gzip" | "x-gzip" => Box::new(flate2::read::GzDecoder::new(body)),
         "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
@@ -156,7 +161,7 @@ fn inflate(content_encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, Decod
     if out.len() > MAX_BODY_BYTES {
         return Err(DecodeError::TooLarge);
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 fn from_protobuf<M: Message + Default>(bytes: &[u8]) -> Result<M, DecodeError> {

@@ -296,7 +296,7 @@ fn otlp_receiver(out: &mut Exposition, c: &super::otlp::OtlpCounters) {
         for (answer, n) in c.requests(s) {
             out.sample(
                 "agenticore_otlp_requests_total",
-                &[("signal", s.as_str()), ("answer", answer)],
+                &[("signal", s.as_str()), ("answer", answer.as_str())],
                 n as f64,
             );
         }
@@ -311,7 +311,7 @@ fn otlp_receiver(out: &mut Exposition, c: &super::otlp::OtlpCounters) {
         for (outcome, n) in c.items(s) {
             out.sample(
                 "agenticore_otlp_items_total",
-                &[("signal", s.as_str()), ("outcome", outcome)],
+                &[("signal", s.as_str()), ("outcome", outcome.as_str())],
                 n as f64,
             );
         }

@@ -51,56 +51,94 @@ pub fn router(state: AppState) -> Router {
     r.with_state(state)
 }
 
-const ANSWERS: [&str; 4] = ["accepted", "partial", "malformed", "unavailable"];
-const OUTCOMES: [&str; 3] = ["queued", "rejected", "dropped"];
+/// How a request was answered (a label of `agenticore_otlp_requests_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accepted,
+    /// 200, but nothing stored (no `POSTGRES_URL`).
+    Partial,
+    Malformed,
+    /// 503: the queue is full.
+    Unavailable,
+}
 
-/// Counters for `/metrics`, per signal.
+impl Answer {
+    pub const ALL: [Answer; 4] = [
+        Answer::Accepted,
+        Answer::Partial,
+        Answer::Malformed,
+        Answer::Unavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answer::Accepted => "accepted",
+            Answer::Partial => "partial",
+            Answer::Malformed => "malformed",
+            Answer::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// What became of a request's items (a label of `agenticore_otlp_items_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemOutcome {
+    Queued,
+    /// Not stored: no `POSTGRES_URL`.
+    Rejected,
+    /// The queue was full.
+    Dropped,
+}
+
+impl ItemOutcome {
+    pub const ALL: [ItemOutcome; 3] = [
+        ItemOutcome::Queued,
+        ItemOutcome::Rejected,
+        ItemOutcome::Dropped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemOutcome::Queued => "queued",
+            ItemOutcome::Rejected => "rejected",
+            ItemOutcome::Dropped => "dropped",
+        }
+    }
+}
+
+/// Counters for `/metrics`, per signal (indexed by the enums' order).
 #[derive(Debug, Default)]
 pub struct OtlpCounters {
-    requests: [[AtomicU64; ANSWERS.len()]; 3],
-    items: [[AtomicU64; OUTCOMES.len()]; 3],
+    requests: [[AtomicU64; Answer::ALL.len()]; Signal::ALL.len()],
+    items: [[AtomicU64; ItemOutcome::ALL.len()]; Signal::ALL.len()],
     /// "No POSTGRES_URL" was logged.
     told_no_sink: AtomicBool,
 }
 
-fn index(s: Signal) -> usize {
-    match s {
-        Signal::Metrics => 0,
-        Signal::Logs => 1,
-        Signal::Traces => 2,
-    }
-}
-
 impl OtlpCounters {
-    fn request(&self, s: Signal, answer: &str) {
-        if let Some(i) = ANSWERS.iter().position(|a| *a == answer) {
-            self.requests[index(s)][i].fetch_add(1, Ordering::Relaxed);
-        }
+    fn request(&self, s: Signal, answer: Answer) {
+        self.requests[s as usize][answer as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn item(&self, s: Signal, outcome: &str, n: usize) {
-        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
-            self.items[index(s)][i].fetch_add(n as u64, Ordering::Relaxed);
-        }
+    fn item(&self, s: Signal, outcome: ItemOutcome, n: usize) {
+        self.items[s as usize][outcome as usize].fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// `(answer, requests)` of signal `s`.
-    pub fn requests(&self, s: Signal) -> Vec<(&'static str, u64)> {
-        let row = &self.requests[index(s)];
-        ANSWERS
-            .iter()
-            .zip(row)
-            .map(|(a, n)| (*a, n.load(Ordering::Relaxed)))
+    pub fn requests(&self, s: Signal) -> Vec<(Answer, u64)> {
+        let row = &self.requests[s as usize];
+        Answer::ALL
+            .into_iter()
+            .map(|a| (a, row[a as usize].load(Ordering::Relaxed)))
             .collect()
     }
 
     /// `(outcome, items)` of signal `s`.
-    pub fn items(&self, s: Signal) -> Vec<(&'static str, u64)> {
-        let row = &self.items[index(s)];
-        OUTCOMES
-            .iter()
-            .zip(row)
-            .map(|(o, n)| (*o, n.load(Ordering::Relaxed)))
+    pub fn items(&self, s: Signal) -> Vec<(ItemOutcome, u64)> {
+        let row = &self.items[s as usize];
+        ItemOutcome::ALL
+            .into_iter()
+            .map(|o| (o, row[o as usize].load(Ordering::Relaxed)))
             .collect()
     }
 }
@@ -134,7 +172,7 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
     let encoding = match Encoding::from_content_type(content_type) {
         Ok(e) => e,
         Err(e) => {
-            counters.request(signal, "malformed");
+            counters.request(signal, Answer::Malformed);
             return error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Encoding::Json,
@@ -146,7 +184,7 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
     let bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {
-            counters.request(signal, "malformed");
+            counters.request(signal, Answer::Malformed);
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 encoding,
@@ -168,7 +206,7 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
     let (items, rows) = match decoded {
         Ok(Ok(decoded)) => decoded,
         Ok(Err(e)) => {
-            counters.request(signal, "malformed");
+            counters.request(signal, Answer::Malformed);
             let status = match e {
                 DecodeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                 DecodeError::MediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -195,8 +233,8 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
                  (senders are told so in each answer)"
             );
         }
-        counters.request(signal, "partial");
-        counters.item(signal, "rejected", items);
+        counters.request(signal, Answer::Partial);
+        counters.item(signal, ItemOutcome::Rejected, items);
         let rejected = i64::try_from(items).unwrap_or(i64::MAX);
         return answer(
             StatusCode::OK,
@@ -206,8 +244,8 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
     };
     match sink.send_telemetry(rows) {
         Ok(()) => {
-            counters.request(signal, "accepted");
-            counters.item(signal, "queued", items);
+            counters.request(signal, Answer::Accepted);
+            counters.item(signal, ItemOutcome::Queued, items);
             answer(
                 StatusCode::OK,
                 encoding,
@@ -215,8 +253,8 @@ async fn ingest(State(state): State<AppState>, signal: Signal, req: Request) -> 
             )
         }
         Err(why) => {
-            counters.request(signal, "unavailable");
-            counters.item(signal, "dropped", items);
+            counters.request(signal, Answer::Unavailable);
+            counters.item(signal, ItemOutcome::Dropped, items);
             let mut resp = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 encoding,
